@@ -1,0 +1,5 @@
+"""Signed-cookie sessions middleware for Stellate and any ASGI app."""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
