@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pytest
 
@@ -31,12 +31,12 @@ def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def anyio_backend_name(anyio_backend: tuple[str, dict[str, Any]]) -> str:
-    return anyio_backend[0]
+def anyio_backend_name(anyio_backend: tuple[str, dict[str, Any]]) -> Literal["asyncio", "trio"]:
+    return cast(Literal["asyncio", "trio"], anyio_backend[0])
 
 
 @pytest.fixture
-def test_client_factory(anyio_backend_name: str) -> TestClientFactory:
+def test_client_factory(anyio_backend_name: Literal["asyncio", "trio"]) -> TestClientFactory:
     """`TestClient` bound to the backend of the current test run."""
     from stellate_testclient import TestClient
 

@@ -1,4 +1,4 @@
-"""Stellate: an ASGI toolkit with Starlette's public API, built from separately installable micro-packages."""
+"""Stellate: an ASGI toolkit with Starlette's public API, built from micro-packages."""
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,27 @@
+"""`stellate.formparsers`: re-exports from the Stellate parts."""
+
+from typing import TYPE_CHECKING
+
+from stellate_asgi.datastructures import Headers
+from stellate_asgi.exceptions import StellateDeprecationWarning
+from stellate_http.datastructures import FormData, UploadFile
+from stellate_http.formparsers import (
+    FormMessage,
+    FormParser,
+    MultiPartException,
+    MultiPartParser,
+    MultipartPart,
+)
+
+__all__ = [
+    "FormData",
+    "FormMessage",
+    "FormParser",
+    "Headers",
+    "MultiPartException",
+    "MultiPartParser",
+    "MultipartPart",
+    "StellateDeprecationWarning",
+    "TYPE_CHECKING",
+    "UploadFile",
+]

@@ -1,0 +1,40 @@
+"""`stellate.responses`: re-exports from the Stellate parts."""
+
+from stellate_asgi.datastructures import (
+    URL,
+    Headers,
+    MutableHeaders,
+)
+from stellate_http.background import BackgroundTask
+from stellate_http.concurrency import create_collapsing_task_group, iterate_in_threadpool
+from stellate_http.requests import ClientDisconnect
+from stellate_http.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    MalformedRangeHeader,
+    PlainTextResponse,
+    RangeNotSatisfiable,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+
+__all__ = [
+    "BackgroundTask",
+    "ClientDisconnect",
+    "FileResponse",
+    "HTMLResponse",
+    "Headers",
+    "JSONResponse",
+    "MalformedRangeHeader",
+    "MutableHeaders",
+    "PlainTextResponse",
+    "RangeNotSatisfiable",
+    "RedirectResponse",
+    "Response",
+    "StreamingResponse",
+    "URL",
+    "create_collapsing_task_group",
+    "iterate_in_threadpool",
+]
