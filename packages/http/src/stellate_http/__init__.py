@@ -1,4 +1,4 @@
-"""Requests, responses (streaming, files with ranges), forms, background tasks and thread-pool helpers for Stellate."""
+"""Requests, responses, forms, background tasks and thread-pool helpers for Stellate."""
 
 __version__ = "0.1.0"
 

@@ -11,6 +11,7 @@ from stellate_http.formparsers import (
     MultiPartException,
     MultiPartParser,
     MultipartPart,
+    _user_safe_decode,  # noqa: F401 (private in Starlette too; ported code imports it)
 )
 
 __all__ = [

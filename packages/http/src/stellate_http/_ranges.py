@@ -1,0 +1,114 @@
+"""The `Range` request header (RFC 9110, section 14), as `FileResponse` reads it.
+
+Parsing is bounded: a header naming more than `max_ranges` ranges is ignored as a
+whole (the file is served in full), digits are never converted past what a file size
+can need, and overlapping or unsorted ranges are merged, so no header can make the
+response larger than the file plus its multipart framing.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MalformedRangeHeader", "RangeNotSatisfiable", "parse_range_header"]
+
+# A byte position never needs more digits than this (2**63 has 19); longer numbers are
+# treated as "beyond any file" instead of being converted, which `int` does slowly.
+_MAX_DIGITS = 19
+_BEYOND_ANY_FILE: int = 10**_MAX_DIGITS
+
+
+class MalformedRangeHeader(Exception):
+    """The `Range` header cannot be understood; `FileResponse` answers 400 with `content`."""
+
+    def __init__(self, content: str = "Malformed range header.") -> None:
+        super().__init__(content)
+        self.content = content
+
+
+class RangeNotSatisfiable(Exception):
+    """No requested range starts inside the file; `FileResponse` answers 416."""
+
+    def __init__(self, max_size: int) -> None:
+        super().__init__(f"No requested range is satisfiable for a size of {max_size} bytes.")
+        self.max_size = max_size
+
+
+def parse_range_header(value: str, size: int, max_ranges: int) -> list[tuple[int, int]]:
+    """The half-open `(start, end)` byte ranges that `value` asks of `size` bytes.
+
+    The result is sorted, with overlapping and touching ranges merged. Ranges that
+    start past the end are dropped; specs that are not numbers are skipped. An empty
+    result means "ignore the header": it named more than `max_ranges` ranges.
+    Raises `MalformedRangeHeader` or `RangeNotSatisfiable` (nothing left to serve).
+    """
+    units, equals, specs = value.partition("=")
+    if not equals:
+        raise MalformedRangeHeader()
+    if units.strip().lower() != "bytes":
+        raise MalformedRangeHeader("Only support bytes range")
+    if specs.count(",") >= max_ranges:
+        return []
+
+    ranges: list[tuple[int, int]] = []
+    unsatisfiable = False
+    for spec in specs.split(","):
+        parsed = _parse_spec(spec, size)
+        if parsed is None:
+            continue
+        start, end = parsed
+        if start < size and start < end:
+            ranges.append(parsed)
+        else:
+            unsatisfiable = True
+
+    if not ranges:
+        if unsatisfiable:
+            raise RangeNotSatisfiable(size)
+        raise MalformedRangeHeader("Range header: range must be requested")
+    return _merge(ranges)
+
+
+# Helpers
+
+
+def _parse_spec(spec: str, size: int) -> tuple[int, int] | None:
+    """One `first-last`, `first-` or `-suffix` spec; `None` when it is to be skipped."""
+    first_text, dash, last_text = spec.partition("-")
+    if not dash:
+        return None
+    first_text, last_text = first_text.strip(), last_text.strip()
+    first = _position(first_text)
+    last = _position(last_text)
+    if first is None:
+        if first_text or last is None:
+            return None
+        # A suffix: the final `last` bytes, or the whole file when it is shorter.
+        return (max(size - last, 0), size) if last else (size, size)
+    if last is None:
+        if last_text:
+            return None
+        return first, size
+    if last < first:
+        raise MalformedRangeHeader("Range header: start must be less than end")
+    return first, min(last + 1, size)
+
+
+def _position(text: str) -> int | None:
+    """The value of an ASCII run of digits, capped; `None` for anything else."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0")
+    if len(digits) > _MAX_DIGITS:
+        return _BEYOND_ANY_FILE
+    return int(digits or "0")
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    ranges.sort()
+    merged = [ranges[0]]
+    for start, end in ranges[1:]:
+        last_start, last_end = merged[-1]
+        if start <= last_end:
+            merged[-1] = (last_start, max(last_end, end))
+        else:
+            merged.append((start, end))
+    return merged

@@ -1,0 +1,156 @@
+"""ASGI plumbing shared by the responses: disconnect watching, denials and file bodies.
+
+Kept apart from `responses.py` so that the public module reads as the response
+classes alone; nothing here is public API.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+import anyio
+import anyio.to_thread
+
+from stellate_asgi.types import Message, Receive, Scope, Send
+from stellate_http.concurrency import create_collapsing_task_group
+
+__all__ = [
+    "Segment",
+    "absolute_path",
+    "send_file",
+    "spec_version",
+    "stat_regular_file",
+    "until_disconnect",
+    "wait_for_disconnect",
+    "websocket_denial_send",
+]
+
+# A piece of a file body: literal bytes (multipart framing) or a `(start, end)` region.
+Segment = bytes | tuple[int, int]
+# A body this small goes out in one `send`: no disconnect listener is worth starting.
+LISTEN_FOR_DISCONNECT_ABOVE = 64 * 1024
+
+
+def websocket_denial_send(send: Send) -> Send:
+    """`send` for a response given as a websocket denial (`websocket.http.response.*`)."""
+
+    async def denial_send(message: Message) -> None:
+        if message["type"] in ("http.response.start", "http.response.body"):
+            message = {**message, "type": "websocket." + message["type"]}
+        await send(message)
+
+    return denial_send
+
+
+def spec_version(scope: Scope) -> tuple[int, ...]:
+    """The ASGI spec version the server speaks; "2.0" when absent or unreadable."""
+    version = scope.get("asgi", {}).get("spec_version", "2.0")
+    try:
+        return tuple(int(part) for part in str(version).split("."))
+    except ValueError:
+        return (2, 0)
+
+
+async def until_disconnect(
+    respond: Callable[[], Awaitable[None]], disconnected: Callable[[], Awaitable[None]]
+) -> None:
+    """Run `respond` while awaiting `disconnected`; whichever ends first stops the other."""
+    async with create_collapsing_task_group() as task_group:
+
+        async def run_then_stop(func: Callable[[], Awaitable[None]]) -> None:
+            await func()
+            task_group.cancel_scope.cancel()
+
+        task_group.start_soon(run_then_stop, respond)
+        await run_then_stop(disconnected)
+
+
+async def wait_for_disconnect(receive: Receive) -> None:
+    """Return once `receive` reports `http.disconnect` (other messages are dropped)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def stat_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
+    """`os.stat(path)` in a worker thread; `RuntimeError` unless it is a regular file."""
+    try:
+        stat_result = await anyio.to_thread.run_sync(os.stat, path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise RuntimeError(f"File at path {path} does not exist.")
+    if not stat.S_ISREG(stat_result.st_mode):
+        raise RuntimeError(f"File at path {path} is not a file.")
+    return stat_result
+
+
+def absolute_path(path: str | os.PathLike[str]) -> str:
+    """`path` as the pathsend extension wants it: absolute, resolved where it was meant."""
+    text = os.fspath(path)
+    return text if os.path.isabs(text) else os.path.join(os.getcwd(), text)
+
+
+async def send_file(
+    path: str | os.PathLike[str],
+    chunk_size: int,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    start: Message,
+    segments: list[Segment],
+) -> None:
+    """Send `start`, then `segments`, reading file regions `chunk_size` bytes at a time.
+
+    On ASGI < 2.4 a long body is sent while listening for `http.disconnect`, so that a
+    client that went away stops the reads; 2.4 servers raise from `send` instead.
+    """
+    # Opened before anything is sent, so a vanished file fails with no response begun.
+    async with await anyio.open_file(path, mode="rb") as file:
+        stream = partial(_send_segments, path, chunk_size, file, send, start, segments)
+        body_length = sum(
+            len(segment) if isinstance(segment, bytes) else segment[1] - segment[0]
+            for segment in segments
+        )
+        if (
+            scope["type"] == "http"
+            and body_length > LISTEN_FOR_DISCONNECT_ABOVE
+            and spec_version(scope) < (2, 4)
+        ):
+            await until_disconnect(stream, partial(wait_for_disconnect, receive))
+        else:
+            await stream()
+
+
+# Helpers
+
+
+async def _send_segments(
+    path: str | os.PathLike[str],
+    chunk_size: int,
+    file: anyio.AsyncFile[bytes],
+    send: Send,
+    start: Message,
+    segments: list[Segment],
+) -> None:
+    await send(start)
+    last = len(segments) - 1
+    for index, segment in enumerate(segments):
+        if isinstance(segment, bytes):
+            await send({"type": "http.response.body", "body": segment, "more_body": index < last})
+            continue
+        position, end = segment
+        if position == end:  # an empty file
+            await send({"type": "http.response.body", "body": b"", "more_body": index < last})
+            continue
+        await file.seek(position)
+        while position < end:
+            chunk = await file.read(min(chunk_size, end - position))
+            if not chunk:
+                # Truncated since it was stat-ed: the announced length can no longer be met.
+                raise RuntimeError(f"File at path {path} is shorter than expected.")
+            position += len(chunk)
+            more_body = position < end or index < last
+            await send({"type": "http.response.body", "body": chunk, "more_body": more_body})

@@ -1,0 +1,222 @@
+"""The router's segment index: which routes could possibly match a path.
+
+A `Router` keeps Starlette's first-match semantics (the first route in declaration
+order that matches fully wins), but it does not try every route in turn. It asks a
+`RouteIndex` for the routes that *could* match the request's route path, a superset of
+those that do, and runs `matches()` on those only, in declaration order. Routes the
+index leaves out would all have answered `Match.NONE`, so the outcome is the one a
+plain loop over every route gives.
+
+The index is a trie over the path's "/"-separated segments:
+
+- a static segment (`users`) is a dict key;
+- a segment holding only parameters whose convertor never matches "/" nor the empty
+  string (`{id:int}`, `{slug}`, `v{major:int}.{minor:int}`) is the node's wildcard
+  child, which any non-empty segment may take;
+- from the first segment holding any other parameter (`{rest:path}`, a custom
+  convertor, whose regex may span "/"; a `Mount`, whose pattern ends in
+  `{path:path}`), the route is a *prefix* candidate for every path that reaches that
+  node;
+- routes it cannot read (a `Host`, a subclass that overrides `matches`, any other
+  `BaseRoute`) are candidates for every path.
+
+`RouteList` is the list a `Router` keeps its routes in: every mutation bumps its
+version, so the next lookup rebuilds the index from the routes as they are then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Generic, SupportsIndex, TypeVar, overload
+
+from stellate_routing.convertors import (
+    Convertor,
+    FloatConvertor,
+    IntegerConvertor,
+    StringConvertor,
+    UUIDConvertor,
+)
+
+__all__ = ["RouteIndex", "RouteList"]
+
+T = TypeVar("T")
+
+# Regexes that match within one segment and never the empty string: a parameter that
+# uses one of them consumes exactly one non-empty segment's worth of text. Checked by
+# regex text, not by type, because `register_url_convertor` may replace a builtin key.
+_SEGMENT_REGEXES = frozenset(
+    {StringConvertor.regex, IntegerConvertor.regex, FloatConvertor.regex, UUIDConvertor.regex}
+)
+
+
+class _Node:
+    __slots__ = ("prefix", "static", "terminal", "wildcard")
+
+    def __init__(self) -> None:
+        self.static: dict[str, _Node] = {}
+        self.wildcard: _Node | None = None
+        # Positions of routes whose template ends exactly here.
+        self.terminal: list[int] = []
+        # Positions of routes that may match any path reaching this node.
+        self.prefix: list[int] = []
+
+
+class RouteIndex(Generic[T]):
+    """Candidate routes for a route path, over a snapshot of a route list."""
+
+    def __init__(self, routes: Sequence[T]) -> None:
+        # The snapshot the positions refer to: a lookup never sees a half-mutated list.
+        self.routes = tuple(routes)
+        self._root = _Node()
+        self._always: list[int] = []
+
+    def add(
+        self, position: int, path_format: str, convertors: Mapping[str, Convertor[Any]]
+    ) -> None:
+        """Index the route at `position` by its `path_format` (`/users/{id}`)."""
+        if not path_format.startswith("/"):
+            self._always.append(position)
+            return
+        node = self._root
+        placed: set[str] = set()
+        for segment in path_format[1:].split("/"):
+            names = [name for name in convertors if "{" + name + "}" in segment]
+            if not names:
+                node = node.static.setdefault(segment, _Node())
+                continue
+            placed.update(names)
+            if any(convertors[name].regex not in _SEGMENT_REGEXES for name in names):
+                node.prefix.append(position)
+                return
+            if node.wildcard is None:
+                node.wildcard = _Node()
+            node = node.wildcard
+        if len(placed) != len(convertors):
+            # A parameter that is not in the format: the template is not what the
+            # route matches on, so do not guess.
+            self._always.append(position)
+            return
+        node.terminal.append(position)
+
+    def add_always(self, position: int) -> None:
+        """Make the route at `position` a candidate for every path."""
+        self._always.append(position)
+
+    def lookup(self, route_path: str) -> list[T]:
+        """The routes that could match `route_path`, in declaration order."""
+        positions = list(self._always)
+        # Every indexed template starts with "/", and so does everything it matches.
+        if route_path.startswith("/"):
+            self._collect(route_path[1:].split("/"), positions)
+            if route_path.endswith("\n"):
+                # A pattern's "$" also matches just before a final newline.
+                self._collect(route_path[1:-1].split("/"), positions)
+                positions = list(set(positions))
+        positions.sort()
+        routes = self.routes
+        return [routes[position] for position in positions]
+
+    def _collect(self, segments: list[str], out: list[int]) -> None:
+        frontier = [self._root]
+        for segment in segments:
+            following: list[_Node] = []
+            for node in frontier:
+                out.extend(node.prefix)
+                child = node.static.get(segment)
+                if child is not None:
+                    following.append(child)
+                if segment and node.wildcard is not None:
+                    following.append(node.wildcard)
+            if not following:
+                return
+            frontier = following
+        for node in frontier:
+            out.extend(node.prefix)
+            out.extend(node.terminal)
+
+
+class RouteList(list[T]):
+    """A list of routes that knows when it has changed.
+
+    Each mutation bumps `version`; `cached(key, build)` returns the value `build`
+    made for the current version, building it again after any change.
+    """
+
+    # Class-level defaults: unpickling appends items before it restores attributes.
+    version: int = 0
+    _cache: dict[str, tuple[int, Any]] | None = None
+
+    def cached(self, key: str, build: Callable[[Sequence[T]], Any]) -> Any:
+        """`build(snapshot)` for this version of the list, made once per version."""
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        version = self.version
+        entry = cache.get(key)
+        if entry is not None and entry[0] == version:
+            return entry[1]
+        # Read the version before the snapshot: a change racing with the build leaves
+        # an entry that the next call sees as stale.
+        value = build(list(self))
+        cache[key] = (version, value)
+        return value
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def append(self, item: T, /) -> None:
+        super().append(item)
+        self._changed()
+
+    def extend(self, items: Iterable[T], /) -> None:
+        super().extend(items)
+        self._changed()
+
+    def insert(self, index: SupportsIndex, item: T, /) -> None:
+        super().insert(index, item)
+        self._changed()
+
+    def remove(self, item: T, /) -> None:
+        super().remove(item)
+        self._changed()
+
+    def pop(self, index: SupportsIndex = -1, /) -> T:
+        item = super().pop(index)
+        self._changed()
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def reverse(self) -> None:
+        super().reverse()
+        self._changed()
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        super().sort(*args, **kwargs)
+        self._changed()
+
+    def __iadd__(self, items: Iterable[T]) -> RouteList[T]:  # type: ignore[override,misc]
+        super().__iadd__(items)
+        self._changed()
+        return self
+
+    def __imul__(self, count: SupportsIndex) -> RouteList[T]:
+        super().__imul__(count)
+        self._changed()
+        return self
+
+    @overload
+    def __setitem__(self, index: SupportsIndex, item: T, /) -> None: ...
+
+    @overload
+    def __setitem__(self, index: slice, items: Iterable[T], /) -> None: ...
+
+    def __setitem__(self, index: Any, item: Any, /) -> None:
+        super().__setitem__(index, item)
+        self._changed()
+
+    def __delitem__(self, index: SupportsIndex | slice, /) -> None:
+        super().__delitem__(index)
+        self._changed()

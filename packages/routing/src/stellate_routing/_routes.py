@@ -1,0 +1,323 @@
+"""The leaf routes: `Route` (HTTP) and `WebSocketRoute`, their base class, and the
+adapters that turn a request or websocket function into an ASGI app."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from enum import Enum
+from typing import Any, cast
+
+from stellate_asgi.datastructures import URLPath
+from stellate_asgi.exceptions import HTTPException
+from stellate_asgi.types import ASGIApp, Receive, Scope, Send
+from stellate_asgi.utils import get_route_path, is_async_callable
+from stellate_http.concurrency import run_in_threadpool
+from stellate_http.requests import Request
+from stellate_http.responses import PlainTextResponse, Response
+from stellate_middleware import Middleware
+from stellate_middleware.body_limit import RequestBodyLimitMiddleware
+from stellate_middleware.exceptions import wrap_app_handling_exceptions
+from stellate_routing._paths import compile_path, replace_params
+from stellate_routing.convertors import Convertor
+from stellate_websockets.websockets import WebSocket, WebSocketClose
+
+__all__ = [
+    "BaseRoute",
+    "Match",
+    "NoMatchFound",
+    "Route",
+    "WebSocketRoute",
+    "get_name",
+    "is_plain_function",
+    "matched_path_params",
+    "request_response",
+    "websocket_session",
+    "wrap_route_app",
+]
+
+
+class NoMatchFound(Exception):
+    """Raised by `url_path_for` when no route has that name and those parameters."""
+
+    def __init__(self, name: str, path_params: dict[str, Any]) -> None:
+        params = ", ".join(list(path_params.keys()))
+        super().__init__(f'No route exists for name "{name}" and params "{params}".')
+
+
+class Match(Enum):
+    """How a route matches a scope: not at all, by path only (method differs), fully."""
+
+    NONE = 0
+    PARTIAL = 1
+    FULL = 2
+
+
+def request_response(
+    func: Callable[[Request], Awaitable[Response] | Response],
+) -> ASGIApp:
+    """Turn `func(request) -> response` into an ASGI app.
+
+    A sync `func` runs in a worker thread. Exceptions go to the handlers registered
+    with `ExceptionMiddleware` (through `wrap_app_handling_exceptions`).
+    """
+    is_async = is_async_callable(func)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+
+        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+            if is_async:
+                response = await cast(Awaitable[Response], func(request))
+            else:
+                response = await run_in_threadpool(
+                    cast(Callable[[Request], Response], func), request
+                )
+            await response(scope, receive, send)
+
+        await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
+
+    return app
+
+
+def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
+    """Turn `async func(websocket)` into an ASGI app."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        session = WebSocket(scope, receive=receive, send=send)
+
+        async def run(scope: Scope, receive: Receive, send: Send) -> None:
+            await func(session)
+
+        await wrap_app_handling_exceptions(run, session)(scope, receive, send)
+
+    return app
+
+
+def get_name(endpoint: Callable[..., Any]) -> str:
+    """The default route name of `endpoint`: its `__name__`, else its class name."""
+    return getattr(endpoint, "__name__", endpoint.__class__.__name__)
+
+
+class BaseRoute:
+    """A route: decides whether it `matches` a scope, and `handle`s it if so."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """How this route matches `scope`, and the scope updates to apply if it does."""
+        raise NotImplementedError()
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """The path of the route called `name` with `path_params` (or `NoMatchFound`)."""
+        raise NotImplementedError()
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a scope this route matched."""
+        raise NotImplementedError()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Use the route on its own as an ASGI app: 404 (or a closed socket) if unmatched."""
+        match, child_scope = self.matches(scope)
+        if match == Match.NONE:
+            if scope["type"] == "http":
+                response = PlainTextResponse("Not Found", status_code=404)
+                await response(scope, receive, send)
+            elif scope["type"] == "websocket":
+                websocket_close = WebSocketClose()
+                await websocket_close(scope, receive, send)
+            return
+        scope.update(child_scope)
+        scope["route"] = self
+        await self.handle(scope, receive, send)
+
+
+class Route(BaseRoute):
+    """An HTTP route: `path` served by `endpoint`.
+
+    A function (or method, or a `functools.partial` of one) is called with the
+    `Request` and returns a `Response`; it serves `methods` (GET by default, HEAD
+    added wherever GET is). Anything else, such as an `HTTPEndpoint` class, is an ASGI
+    app that serves every method.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Collection[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+        middleware: Sequence[Middleware] | None = None,
+        max_body_size: int | None = None,
+    ) -> None:
+        if not path.startswith("/"):
+            raise AssertionError("Routed paths must start with '/'")
+        self.path = path
+        self.endpoint = endpoint
+        self.name = get_name(endpoint) if name is None else name
+        self.include_in_schema = include_in_schema
+
+        if is_plain_function(endpoint):
+            self.app = request_response(endpoint)
+            if methods is None:
+                methods = ["GET"]
+        else:
+            self.app = endpoint
+        self.app = wrap_route_app(self.app, middleware, max_body_size)
+
+        self.methods: set[str] | None
+        if methods is None:
+            self.methods = None
+        else:
+            self.methods = {method.upper() for method in methods}
+            if "GET" in self.methods:
+                self.methods.add("HEAD")
+
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http":
+            match = self.path_regex.match(get_route_path(scope))
+            if match:
+                child_scope = {
+                    "endpoint": self.endpoint,
+                    "path_params": matched_path_params(
+                        scope, match.groupdict(), self.param_convertors
+                    ),
+                }
+                if self.methods and scope["method"] not in self.methods:
+                    return Match.PARTIAL, child_scope
+                return Match.FULL, child_scope
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if name != self.name or set(path_params) != set(self.param_convertors):
+            raise NoMatchFound(name, path_params)
+        path, remaining_params = replace_params(
+            self.path_format, self.param_convertors, path_params
+        )
+        assert not remaining_params
+        return URLPath(path=path, protocol="http")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            headers = {"Allow": ", ".join(sorted(self.methods))}
+            # Inside an application the exception handlers render the 405; a bare
+            # route answers it itself.
+            if "app" in scope:
+                raise HTTPException(status_code=405, headers=headers)
+            response = PlainTextResponse("Method Not Allowed", status_code=405, headers=headers)
+            await response(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def __eq__(self, other: Any) -> bool:
+        return (
+            isinstance(other, Route)
+            and self.path == other.path
+            and self.endpoint == other.endpoint
+            and self.methods == other.methods
+        )
+
+    def __repr__(self) -> str:
+        methods = sorted(self.methods or [])
+        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}, methods={methods!r})"
+
+
+class WebSocketRoute(BaseRoute):
+    """A WebSocket route: `path` served by `endpoint`.
+
+    A function is called with the `WebSocket`; anything else (such as a
+    `WebSocketEndpoint` class) is an ASGI app.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: str | None = None,
+        middleware: Sequence[Middleware] | None = None,
+    ) -> None:
+        if not path.startswith("/"):
+            raise AssertionError("Routed paths must start with '/'")
+        self.path = path
+        self.endpoint = endpoint
+        self.name = get_name(endpoint) if name is None else name
+
+        if is_plain_function(endpoint):
+            self.app = websocket_session(endpoint)
+        else:
+            self.app = endpoint
+        self.app = wrap_route_app(self.app, middleware, None)
+
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "websocket":
+            match = self.path_regex.match(get_route_path(scope))
+            if match:
+                child_scope = {
+                    "endpoint": self.endpoint,
+                    "path_params": matched_path_params(
+                        scope, match.groupdict(), self.param_convertors
+                    ),
+                }
+                return Match.FULL, child_scope
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if name != self.name or set(path_params) != set(self.param_convertors):
+            raise NoMatchFound(name, path_params)
+        path, remaining_params = replace_params(
+            self.path_format, self.param_convertors, path_params
+        )
+        assert not remaining_params
+        return URLPath(path=path, protocol="websocket")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def __eq__(self, other: Any) -> bool:
+        return (
+            isinstance(other, WebSocketRoute)
+            and self.path == other.path
+            and self.endpoint == other.endpoint
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r})"
+
+
+def is_plain_function(endpoint: Callable[..., Any]) -> bool:
+    """Whether `endpoint` is a function or method (behind any `functools.partial`).
+
+    Those take a request or a websocket; anything else is taken to be an ASGI app.
+    """
+    while isinstance(endpoint, functools.partial):
+        endpoint = endpoint.func
+    return inspect.isfunction(endpoint) or inspect.ismethod(endpoint)
+
+
+def wrap_route_app(
+    app: ASGIApp, middleware: Sequence[Middleware] | None, max_body_size: int | None
+) -> ASGIApp:
+    """`app` inside `middleware` (first one outermost), inside a body limit if given."""
+    # The body limit goes outside the middleware, so they too read the limited body.
+    if middleware is not None:
+        for cls, args, kwargs in reversed(middleware):
+            app = cls(app, *args, **kwargs)
+    if max_body_size is not None:
+        app = RequestBodyLimitMiddleware(app, max_body_size)
+    return app
+
+
+def matched_path_params(
+    scope: Scope, matched: dict[str, str], convertors: dict[str, Convertor[Any]]
+) -> dict[str, Any]:
+    """The outer routes' `path_params`, updated with the converted `matched` groups."""
+    path_params = dict(scope.get("path_params", {}))
+    for key, value in matched.items():
+        path_params[key] = convertors[key].convert(value)
+    return path_params

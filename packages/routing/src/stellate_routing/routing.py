@@ -1,0 +1,472 @@
+"""Routing: `Route`, `WebSocketRoute`, `Mount`, `Host` and the `Router` that picks one.
+
+The router keeps Starlette's semantics (the first route in declaration order that
+matches fully wins; else the first partial match; else a trailing-slash redirect; else
+404), but looks routes up through a segment index (`stellate_routing._index`), so the
+cost of a request does not grow with the number of routes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from typing import Any, Literal, cast
+
+from stellate_asgi.datastructures import URL, Headers, URLPath
+from stellate_asgi.exceptions import HTTPException, StellateDeprecationWarning
+from stellate_asgi.types import ASGIApp, Lifespan, Receive, Scope, Send
+from stellate_asgi.utils import get_route_path, is_async_callable, parse_host_header
+from stellate_http.concurrency import run_in_threadpool
+from stellate_http.requests import Request
+from stellate_http.responses import PlainTextResponse, RedirectResponse, Response
+from stellate_middleware import Middleware
+from stellate_middleware.body_limit import RequestBodyLimitMiddleware
+from stellate_middleware.exceptions import wrap_app_handling_exceptions
+from stellate_routing._index import RouteIndex, RouteList
+from stellate_routing._lifespan import lifespan_context, run_lifespan
+from stellate_routing._paths import PARAM_FORMAT_REGEX, PARAM_REGEX, compile_path, replace_params
+from stellate_routing._routes import (
+    BaseRoute,
+    Match,
+    NoMatchFound,
+    Route,
+    WebSocketRoute,
+    get_name,
+    matched_path_params,
+    request_response,
+    websocket_session,
+    wrap_route_app,
+)
+from stellate_routing.convertors import CONVERTOR_TYPES, Convertor
+from stellate_websockets.websockets import WebSocket, WebSocketClose
+
+__all__ = [
+    "BaseRoute",
+    "CONVERTOR_TYPES",
+    "Convertor",
+    "HTTPException",
+    "Headers",
+    "Host",
+    "Match",
+    "Middleware",
+    "Mount",
+    "NoMatchFound",
+    "PARAM_FORMAT_REGEX",
+    "PARAM_REGEX",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "Request",
+    "RequestBodyLimitMiddleware",
+    "Response",
+    "Route",
+    "Router",
+    "StellateDeprecationWarning",
+    "URL",
+    "URLPath",
+    "WebSocket",
+    "WebSocketClose",
+    "WebSocketRoute",
+    "compile_path",
+    "get_name",
+    "get_route_path",
+    "is_async_callable",
+    "parse_host_header",
+    "replace_params",
+    "request_response",
+    "run_in_threadpool",
+    "websocket_session",
+    "wrap_app_handling_exceptions",
+]
+
+
+class Mount(BaseRoute):
+    """Serve everything under `path` with `app` (or a `Router` of `routes`).
+
+    The child app sees the mount point appended to `root_path` and the full `path`,
+    so `get_route_path` gives it the remainder. `url_path_for("name", path=...)`
+    reverses the mount itself, `url_path_for("name:child", ...)` a route inside it.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        app: ASGIApp | None = None,
+        routes: Sequence[BaseRoute] | None = None,
+        name: str | None = None,
+        *,
+        middleware: Sequence[Middleware] | None = None,
+        max_body_size: int | None = None,
+    ) -> None:
+        if path != "" and not path.startswith("/"):
+            raise AssertionError("Routed paths must start with '/'")
+        if app is None and routes is None:
+            raise AssertionError("Either 'app=...', or 'routes=' must be specified")
+        self.path = path.rstrip("/")
+        self._base_app: ASGIApp = app if app is not None else Router(routes=routes)
+        self.app = wrap_route_app(self._base_app, middleware, max_body_size)
+        self.name = name
+        self.path_regex, self.path_format, self.param_convertors = compile_path(
+            self.path + "/{path:path}"
+        )
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The routes of the mounted app (empty if it has none)."""
+        return getattr(self._base_app, "routes", [])
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] in ("http", "websocket"):
+            root_path = scope.get("root_path", "")
+            route_path = get_route_path(scope)
+            match = self.path_regex.match(route_path)
+            if match:
+                matched = match.groupdict()
+                remaining_path = "/" + matched.pop("path")
+                path_params = matched_path_params(scope, matched, self.param_convertors)
+                matched_path = route_path[: -len(remaining_path)]
+                child_scope = {
+                    "path_params": path_params,
+                    # The application's own root path, kept through every mount for
+                    # `url_for`, which builds URLs from the top.
+                    "app_root_path": scope.get("app_root_path", root_path),
+                    "root_path": root_path + matched_path,
+                    "endpoint": self.app,
+                }
+                return Match.FULL, child_scope
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if (
+            self.name is not None
+            and name == self.name
+            and "path" in path_params
+            and _fills(self.param_convertors, path_params)
+        ):
+            # The mount itself: `path` is the path inside it.
+            path_params["path"] = path_params["path"].lstrip("/")
+            path, remaining_params = replace_params(
+                self.path_format, self.param_convertors, path_params
+            )
+            if not remaining_params:
+                return URLPath(path=path)
+        elif (self.name is None or name.startswith(self.name + ":")) and _fills(
+            self.param_convertors, path_params, "path"
+        ):
+            remaining_name = name if self.name is None else name[len(self.name) + 1 :]
+            path_kwarg = path_params.get("path")
+            path_params["path"] = ""
+            path_prefix, remaining_params = replace_params(
+                self.path_format, self.param_convertors, path_params
+            )
+            if path_kwarg is not None:
+                remaining_params["path"] = path_kwarg
+            for route in self.routes or []:
+                try:
+                    url = route.url_path_for(remaining_name, **remaining_params)
+                except NoMatchFound:
+                    continue
+                return URLPath(path=path_prefix.rstrip("/") + str(url), protocol=_protocol(url))
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Mount) and self.path == other.path and self.app == other.app
+
+    def __repr__(self) -> str:
+        name = self.name or ""
+        return f"{type(self).__name__}(path={self.path!r}, name={name!r}, app={self.app!r})"
+
+
+class Host(BaseRoute):
+    """Serve requests whose `Host` header matches `host` (`{sub}.example.org`) with `app`.
+
+    The port is ignored. `url_path_for` gives a `URLPath` that carries the host.
+    """
+
+    def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        if host.startswith("/"):
+            raise AssertionError("Host must not start with '/'")
+        self.host = host
+        self.app = app
+        self.name = name
+        self.host_regex, self.host_format, self.param_convertors = compile_path(host)
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The routes of the app (empty if it has none)."""
+        return getattr(self.app, "routes", [])
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] in ("http", "websocket"):
+            match = self.host_regex.match(_host_name(scope))
+            if match:
+                child_scope = {
+                    "path_params": matched_path_params(
+                        scope, match.groupdict(), self.param_convertors
+                    ),
+                    "endpoint": self.app,
+                }
+                return Match.FULL, child_scope
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if (
+            self.name is not None
+            and name == self.name
+            and "path" in path_params
+            and _fills(self.param_convertors, path_params)
+        ):
+            path = path_params.pop("path")
+            host, remaining_params = replace_params(
+                self.host_format, self.param_convertors, path_params
+            )
+            if not remaining_params:
+                return URLPath(path=path, host=host)
+        elif (self.name is None or name.startswith(self.name + ":")) and _fills(
+            self.param_convertors, path_params
+        ):
+            remaining_name = name if self.name is None else name[len(self.name) + 1 :]
+            host, remaining_params = replace_params(
+                self.host_format, self.param_convertors, path_params
+            )
+            for route in self.routes or []:
+                try:
+                    url = route.url_path_for(remaining_name, **remaining_params)
+                except NoMatchFound:
+                    continue
+                return URLPath(path=str(url), protocol=_protocol(url), host=host)
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Host) and self.host == other.host and self.app == other.app
+
+    def __repr__(self) -> str:
+        name = self.name or ""
+        return f"{type(self).__name__}(host={self.host!r}, name={name!r}, app={self.app!r})"
+
+
+class Router:
+    """An ASGI app that dispatches to the first matching route of `routes`.
+
+    Unmatched requests are redirected to the same path with or without a trailing
+    slash when that one matches (`redirect_slashes`), else go to `default` (a 404).
+    `lifespan` is an async context manager factory, called with the app; the mapping
+    it yields (if any) is merged into the server's lifespan `state`.
+
+    `routes` is a live list: append to it, insert, assign a new one; the route index
+    follows. (Changing a route's `path` in place is not seen: replace the route.)
+    """
+
+    def __init__(
+        self,
+        routes: Sequence[BaseRoute] | None = None,
+        redirect_slashes: bool = True,
+        default: ASGIApp | None = None,
+        lifespan: Lifespan[Any] | None = None,
+        *,
+        middleware: Sequence[Middleware] | None = None,
+        max_body_size: int | None = None,
+    ) -> None:
+        self.routes = [] if routes is None else list(routes)
+        self.redirect_slashes = redirect_slashes
+        self.default: ASGIApp = self.not_found if default is None else default
+        self.lifespan_context: Lifespan[Any] = lifespan_context(lifespan)
+        self.middleware_stack: ASGIApp = wrap_route_app(self.app, middleware, max_body_size)
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The routes, in the order they are tried."""
+        return self._routes
+
+    @routes.setter
+    def routes(self, routes: Iterable[BaseRoute]) -> None:
+        # Keep a `RouteList` as it is (shared, as Starlette shares the list assigned);
+        # copy anything else into one, since only a `RouteList` reports its changes.
+        self._routes: RouteList[BaseRoute] = (
+            routes if isinstance(routes, RouteList) else RouteList(routes)
+        )
+
+    async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The default `default`: 404, or close the WebSocket."""
+        if scope["type"] == "websocket":
+            websocket_close = WebSocketClose()
+            await websocket_close(scope, receive, send)
+            return
+        # Inside an application the exception handlers render the 404.
+        if "app" in scope:
+            raise HTTPException(status_code=404)
+        response = PlainTextResponse("Not Found", status_code=404)
+        await response(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """The path of the route called `name` (`mount:child` inside mounts)."""
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                pass
+        raise NoMatchFound(name, path_params)
+
+    async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the ASGI lifespan protocol around `lifespan_context`."""
+        await run_lifespan(self.lifespan_context, scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.middleware_stack(scope, receive, send)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The router itself, inside its `middleware`."""
+        assert scope["type"] in ("http", "websocket", "lifespan")
+        if "router" not in scope:
+            scope["router"] = self
+        if scope["type"] == "lifespan":
+            await self.lifespan(scope, receive, send)
+            return
+
+        route, child_scope = self._match(scope)
+        if route is not None:
+            scope.update(child_scope)
+            scope["route"] = route
+            await route.handle(scope, receive, send)
+            return
+
+        if scope["type"] == "http" and self.redirect_slashes:
+            redirect_url = self._slash_redirect(scope)
+            if redirect_url is not None:
+                response = RedirectResponse(url=redirect_url)
+                await response(scope, receive, send)
+                return
+
+        await self.default(scope, receive, send)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Router) and self.routes == other.routes
+
+    def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
+        """Append a `Mount`."""
+        self.routes.append(Mount(path, app=app, name=name))
+
+    def host(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        """Append a `Host`."""
+        self.routes.append(Host(host, app=app, name=name))
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[[Request], Awaitable[Response] | Response],
+        methods: Collection[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        """Append a `Route`."""
+        route = Route(
+            path,
+            endpoint=endpoint,
+            methods=methods,
+            name=name,
+            include_in_schema=include_in_schema,
+        )
+        self.routes.append(route)
+
+    def add_websocket_route(
+        self,
+        path: str,
+        endpoint: Callable[[WebSocket], Awaitable[None]],
+        name: str | None = None,
+    ) -> None:
+        """Append a `WebSocketRoute`."""
+        self.routes.append(WebSocketRoute(path, endpoint=endpoint, name=name))
+
+    def _candidates(self, scope: Scope) -> list[BaseRoute]:
+        # Every route that could match `scope`, in declaration order (a superset).
+        scope_type: str = scope["type"]
+        index: RouteIndex[BaseRoute] = self._routes.cached(scope_type, _INDEX_BUILDERS[scope_type])
+        return index.lookup(get_route_path(scope))
+
+    def _match(self, scope: Scope) -> tuple[BaseRoute | None, Scope]:
+        # First full match in declaration order, else the first partial one.
+        partial: tuple[BaseRoute, Scope] | None = None
+        for route in self._candidates(scope):
+            match, child_scope = route.matches(scope)
+            if match == Match.FULL:
+                return route, child_scope
+            if match == Match.PARTIAL and partial is None:
+                partial = (route, child_scope)
+        if partial is not None:
+            return partial
+        return None, {}
+
+    def _slash_redirect(self, scope: Scope) -> str | None:
+        # The URL with the trailing slash toggled, if a route matches that path.
+        route_path = get_route_path(scope)
+        if route_path == "/":
+            return None
+        redirect_scope = dict(scope)
+        if route_path.endswith("/"):
+            redirect_scope["path"] = redirect_scope["path"].rstrip("/")
+        else:
+            redirect_scope["path"] = redirect_scope["path"] + "/"
+        for route in self._candidates(redirect_scope):
+            match, _ = route.matches(redirect_scope)
+            if match != Match.NONE:
+                return _safe_location(str(URL(scope=redirect_scope)))
+        return None
+
+
+def _fills(
+    convertors: dict[str, Convertor[Any]], path_params: dict[str, Any], *exempt: str
+) -> bool:
+    # Whether `path_params` has a value for each of a mount's or host's own parameters.
+    # (Starlette would go on and leave "{name}" in the URL; a NoMatchFound is clearer.)
+    return all(key in path_params for key in convertors if key not in exempt)
+
+
+def _protocol(url: URLPath) -> Literal["http", "websocket", ""]:
+    # `URLPath.protocol` is typed `str`; its constructor only ever accepts these three.
+    return cast(Literal["http", "websocket", ""], url.protocol)
+
+
+def _host_name(scope: Scope) -> str:
+    # The Host header without its port; an IPv6 literal keeps its brackets.
+    host = Headers(scope=scope).get("host", "")
+    if host.startswith("["):
+        end = host.find("]")
+        return host if end == -1 else host[: end + 1]
+    return host.split(":")[0]
+
+
+def _safe_location(url: str) -> str:
+    # Without a Host header the redirect URL is a bare path; one starting with "//"
+    # (or "/\") would be read by browsers as another host.
+    if url.startswith("/"):
+        return "/" + url.lstrip("/\\")
+    return url
+
+
+def _build_index(scope_type: str, routes: Sequence[BaseRoute]) -> RouteIndex[BaseRoute]:
+    index: RouteIndex[BaseRoute] = RouteIndex(routes)
+    for position, route in enumerate(routes):
+        route_type = type(route)
+        if isinstance(route, Route) and route_type.matches is Route.matches:
+            if scope_type == "http":
+                index.add(position, route.path_format, route.param_convertors)
+        elif isinstance(route, WebSocketRoute) and route_type.matches is WebSocketRoute.matches:
+            if scope_type == "websocket":
+                index.add(position, route.path_format, route.param_convertors)
+        elif isinstance(route, Mount) and route_type.matches is Mount.matches:
+            index.add(position, route.path_format, route.param_convertors)
+        else:
+            # A Host, a route that matches its own way, or anything else: always tried.
+            index.add_always(position)
+    return index
+
+
+# One index per scope type: an HTTP request never even considers a WebSocketRoute.
+_INDEX_BUILDERS = {
+    scope_type: functools.partial(_build_index, scope_type) for scope_type in ("http", "websocket")
+}
