@@ -64,6 +64,9 @@ class Stellate:
             {} if exception_handlers is None else dict(exception_handlers)
         )
         self.user_middleware = [] if middleware is None else list(middleware)
+        if max_body_size is not None:
+            # Reject a bad limit now, as Router, Mount and Route do, not at the first request.
+            RequestBodyLimitMiddleware(self.router, max_body_size)
         self.max_body_size = max_body_size
         self.middleware_stack: ASGIApp | None = None
 
