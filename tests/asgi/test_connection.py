@@ -124,7 +124,11 @@ def test_connection_headers_share_the_scope_list() -> None:
     assert isinstance(conn.headers, Headers)
     assert conn.headers["Host"] == "example.org"
     assert conn.headers is conn.headers
-    assert conn.headers.raw is scope["headers"]
+    # A live view of the scope's list; `raw` hands out a copy, as in Starlette.
+    scope["headers"].append((b"x-late", b"1"))
+    assert conn.headers["x-late"] == "1"
+    assert conn.headers.raw == scope["headers"]
+    assert conn.headers.raw is not scope["headers"]
 
 
 def test_connection_query_params() -> None:

@@ -630,9 +630,12 @@ def test_headers_lookup_of_non_latin1_or_non_str_key() -> None:
 def test_headers_from_scope_shares_the_list() -> None:
     scope: Scope = {"type": "http", "headers": [(b"a", b"1")]}
     h = Headers(scope=scope)
-    assert h.raw is scope["headers"]
     scope["headers"].append((b"b", b"2"))
     assert h["b"] == "2"
+    # `raw` is a copy: the immutable view cannot be used to edit the scope.
+    h.raw.append((b"c", b"3"))
+    assert "c" not in h
+    assert scope["headers"] == [(b"a", b"1"), (b"b", b"2")]
 
 
 def test_headers_from_scope_with_a_tuple() -> None:
@@ -640,7 +643,8 @@ def test_headers_from_scope_with_a_tuple() -> None:
     h = Headers(scope=scope)
     assert dict(h) == {"a": "1"}
     assert isinstance(scope["headers"], list)
-    assert h.raw is scope["headers"]
+    scope["headers"].append((b"b", b"2"))
+    assert h["b"] == "2"
 
 
 def test_headers_empty_and_conflicting_arguments() -> None:

@@ -39,6 +39,13 @@ def test_http_exception_unknown_status_defaults_to_empty_detail() -> None:
     assert HTTPException(599, detail="Custom").detail == "Custom"
 
 
+@pytest.mark.parametrize("status_code", [-1, 99, 600])
+def test_http_exception_out_of_range_status_needs_a_detail(status_code: int) -> None:
+    with pytest.raises(ValueError, match=f"{status_code} is not a valid HTTPStatus"):
+        HTTPException(status_code)
+    assert HTTPException(status_code, detail="odd").detail == "odd"
+
+
 def test_http_exception_subclass_repr_uses_its_name() -> None:
     class TeapotError(HTTPException):
         pass

@@ -102,12 +102,22 @@ def test_http_endpoint_never_dispatches_to_its_internals(
     assert response.headers["allow"] == "GET, POST"
 
 
-def test_http_endpoint_custom_verb(test_client_factory: TestClientFactory) -> None:
+def test_http_endpoint_only_dispatches_standard_verbs(
+    test_client_factory: TestClientFactory,
+) -> None:
+    # As in Starlette 1.1: a handler named after a non-standard verb is never called.
     class Dav(HTTPEndpoint):
-        async def propfind(self, request: Request) -> Response:
+        async def get(self, request: Request) -> Response:
+            return PlainTextResponse("resource")
+
+        async def propfind(self, request: Request) -> Response:  # pragma: no cover
             return PlainTextResponse("properties")
 
-    assert test_client_factory(Route("/", Dav)).request("PROPFIND", "/").text == "properties"
+    client = test_client_factory(Route("/", Dav))
+    response = client.request("PROPFIND", "/")
+    assert (response.status_code, response.text) == (405, "Method Not Allowed")
+    assert response.headers["allow"] == "GET"
+    assert client.get("/").text == "resource"
 
 
 def test_http_endpoint_raises_405_inside_an_application() -> None:

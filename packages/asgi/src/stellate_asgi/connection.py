@@ -28,6 +28,23 @@ else:  # pragma: no cover
     StateT = typing.TypeVar("StateT", bound=State | Mapping[str, Any])
 
 
+class _ScopeTypeError(AssertionError, ValueError):
+    """A connection built on a scope of the wrong type.
+
+    Starlette has signalled this with `assert` and with `ValueError`; this error is
+    both, so code written against either catches it, and unlike an `assert` it
+    survives `python -O`.
+    """
+
+
+class _MissingMiddlewareError(AssertionError, RuntimeError):
+    """`session`, `auth` or `user` read without the middleware that sets it.
+
+    Both an `AssertionError` and a `RuntimeError` (Starlette has used each), and
+    raised even under `python -O`, where an `assert` would give a bare `KeyError`.
+    """
+
+
 class _URLPathProvider(Protocol):
     # What a Router (or the application) offers `url_for`; declared here so that this
     # package never imports the routing package above it.
@@ -39,7 +56,10 @@ class HTTPConnection(Mapping[str, Any], Generic[StateT]):
     `scope` with typed views of its parts (`url`, `headers`, `cookies`, ...)."""
 
     def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
-        assert scope["type"] in ("http", "websocket")
+        if scope["type"] not in ("http", "websocket"):
+            raise _ScopeTypeError(
+                f"Expected scope type 'http' or 'websocket', got {scope['type']!r}"
+            )
         self.scope = scope
 
     def __getitem__(self, key: str) -> Any:
@@ -124,26 +144,29 @@ class HTTPConnection(Mapping[str, Any], Generic[StateT]):
     @property
     def session(self) -> dict[str, Any]:
         """The session (set by `SessionMiddleware`)."""
-        assert "session" in self.scope, (
-            "SessionMiddleware must be installed to access request.session"
-        )
+        if "session" not in self.scope:
+            raise _MissingMiddlewareError(
+                "SessionMiddleware must be installed to access request.session"
+            )
         session: dict[str, Any] = self.scope["session"]
         return session
 
     @property
     def auth(self) -> Any:
         """The credentials (set by `AuthenticationMiddleware`)."""
-        assert "auth" in self.scope, (
-            "AuthenticationMiddleware must be installed to access request.auth"
-        )
+        if "auth" not in self.scope:
+            raise _MissingMiddlewareError(
+                "AuthenticationMiddleware must be installed to access request.auth"
+            )
         return self.scope["auth"]
 
     @property
     def user(self) -> Any:
         """The user (set by `AuthenticationMiddleware`)."""
-        assert "user" in self.scope, (
-            "AuthenticationMiddleware must be installed to access request.user"
-        )
+        if "user" not in self.scope:
+            raise _MissingMiddlewareError(
+                "AuthenticationMiddleware must be installed to access request.user"
+            )
         return self.scope["user"]
 
     @property

@@ -485,8 +485,8 @@ class Headers(Mapping[str, str]):
 
     @property
     def raw(self) -> list[tuple[bytes, bytes]]:
-        """The underlying `(name, value)` byte pairs (names lowercase)."""
-        return self._list
+        """A copy of the `(name, value)` byte pairs (names lowercase)."""
+        return list(self._list)
 
     def keys(self) -> list[str]:  # type: ignore[override]
         return [key.decode("latin-1") for key, _ in self._list]
@@ -684,17 +684,28 @@ def _url_from_scope(scope: Scope) -> str:
     # instead of corrupting every URL built from this request.
     parsed = parse_host_header(host_header)
     if parsed is not None:
-        url = f"{scheme}://{parsed.authority}{path}"
-    elif server is None:
-        url = path
-    else:
+        netloc: str | None = parsed.authority
+    elif server is not None:
         host, port = server
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
-        if port is None or port == _DEFAULT_PORTS.get(scheme):
-            url = f"{scheme}://{host}{path}"
-        else:
-            url = f"{scheme}://{host}:{port}{path}"
+        default_port = port is None or port == _DEFAULT_PORTS.get(scheme)
+        netloc = host if default_port else f"{host}:{port}"
+    else:
+        netloc = None
+
+    # The path must never bleed into the authority: "@evil.com" or "//evil.com/x"
+    # would otherwise read as a host once the URL is parsed again.
+    if netloc is not None:
+        if path and not path.startswith("/"):
+            path = "/" + path
+        url = f"{scheme}://{netloc}{path}"
+    elif path.startswith("//"):
+        url = "/%2F" + path[2:]
+    elif path and not path.startswith("/"):
+        url = "/" + path
+    else:
+        url = path
 
     if query_string:
         try:

@@ -21,7 +21,7 @@ class HTTPException(Exception):
     """An HTTP error response to send: `status_code`, a `detail` and optional `headers`.
 
     `detail` defaults to the standard reason phrase of `status_code` ("Not Found"),
-    or to "" for a code without one (499, say).
+    or to "" for a code without one (499, say); a code outside 100-599 needs a `detail`.
     """
 
     def __init__(
@@ -31,6 +31,8 @@ class HTTPException(Exception):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         if detail is None:
+            if not 100 <= status_code <= 599:
+                raise ValueError(f"{status_code} is not a valid HTTPStatus")
             detail = http.client.responses.get(status_code, "")
         self.status_code = status_code
         self.detail = detail

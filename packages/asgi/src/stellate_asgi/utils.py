@@ -6,7 +6,7 @@ import functools
 import inspect
 import ipaddress
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard, TypeVar, overload
 
 from stellate_asgi.types import Scope
@@ -33,6 +33,9 @@ _REG_NAME_CHARS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;="
 )
 _IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# What may follow the "." of an RFC 3986 IPvFuture literal (`[v1.foo]`).
+_IPVFUTURE_CHARS = _REG_NAME_CHARS - {"%"} | {":"}
 
 
 @overload
@@ -60,12 +63,15 @@ def is_async_callable(obj: Any) -> Any:
 class ParsedHost:
     """A valid `Host` header split into `host` and `port`.
 
-    `host` is as sent (an IPv6 literal keeps its brackets: `[::1]`); `port` is an int
+    `host` is as sent (an IP literal keeps its brackets: `[::1]`); `port` is an int
     in 0..65535 or None when the header names none.
     """
 
     host: str
     port: int | None
+    # The port as written ("000080" for port 80), which `authority` keeps, as
+    # Starlette does when it builds `request.url` from the Host header.
+    port_text: str = field(default="", compare=False, repr=False)
 
     @property
     def hostname(self) -> str:
@@ -78,15 +84,17 @@ class ParsedHost:
     @property
     def authority(self) -> str:
         """`host[:port]`, suitable for a URL's netloc."""
-        return self.host if self.port is None else f"{self.host}:{self.port}"
+        if self.port is None:
+            return self.host
+        return f"{self.host}:{self.port_text or self.port}"
 
 
 def parse_host_header(host: str | None) -> ParsedHost | None:
     """Parse a `Host` header value (`host[:port]`); None if it is absent or malformed.
 
-    Accepts a registered name or IPv4 address, or a bracketed IPv6 literal, with an
-    optional decimal port. Runs in linear time and refuses values over
-    `MAX_HOST_LENGTH` characters.
+    Accepts a registered name or IPv4 address, or a bracketed IPv6 or IPvFuture
+    literal, with an optional decimal port (leading zeros allowed, at most 65535).
+    Runs in linear time and refuses values over `MAX_HOST_LENGTH` characters.
     """
     if not host or len(host) > MAX_HOST_LENGTH:
         return None
@@ -95,7 +103,7 @@ def parse_host_header(host: str | None) -> ParsedHost | None:
         if end == -1:
             return None
         name, rest = host[: end + 1], host[end + 1 :]
-        if not _is_ipv6_literal(name[1:-1]):
+        if not _is_ipv6_literal(name[1:-1]) and not _is_ipvfuture_literal(name[1:-1]):
             return None
     else:
         name, colon, port_text = host.partition(":")
@@ -110,7 +118,7 @@ def parse_host_header(host: str | None) -> ParsedHost | None:
     port = _parse_port(rest[1:])
     if port is None:
         return None
-    return ParsedHost(name, port)
+    return ParsedHost(name, port, rest[1:])
 
 
 def get_route_path(scope: Scope) -> str:
@@ -143,8 +151,27 @@ def _is_ipv6_literal(text: str) -> bool:
     return True
 
 
+def _is_ipvfuture_literal(text: str) -> bool:
+    # RFC 3986 `IPvFuture`: "v", hex digits, ".", then unreserved, sub-delims or ":".
+    # Only a lowercase "v", the form Python's `urlsplit` accepts in a URL.
+    version, dot, rest = text[1:].partition(".")
+    return (
+        text.startswith("v")
+        and bool(version)
+        and _HEX_DIGITS.issuperset(version)
+        and bool(dot)
+        and bool(rest)
+        and _IPVFUTURE_CHARS.issuperset(rest)
+    )
+
+
 def _parse_port(text: str) -> int | None:
-    if not text.isascii() or not text.isdigit() or len(text) > 5:
+    if not text.isascii() or not text.isdigit():
         return None
-    port = int(text)
+    # Leading zeros are allowed ("000080" is port 80); strip them before int() so a
+    # long run of digits costs nothing.
+    significant = text.lstrip("0")
+    if len(significant) > 5:
+        return None
+    port = int(significant or "0")
     return port if port <= 65535 else None

@@ -40,13 +40,18 @@ class UploadFile:
         return self.headers.get("content-type", None)
 
     async def write(self, data: bytes) -> None:
-        """Append `data` to the file and count it in `size`."""
-        if self.size is not None:
-            self.size += len(data)
+        """Write `data` at the current position.
+
+        A known `size` follows the extent of the file: it grows only when the write
+        goes past the end, and stays unchanged when the write fails.
+        """
+        position = self._position() if self.size is not None else 0
         if self._will_roll(len(data)):
             await run_in_threadpool(self.file.write, data)
         else:
             self.file.write(data)
+        if self.size is not None and data:
+            self.size = max(self.size, position + len(data))
 
     async def read(self, size: int = -1) -> bytes:
         """Read up to `size` bytes (all that is left by default)."""
@@ -79,6 +84,14 @@ class UploadFile:
         # Only a SpooledTemporaryFile has `_rolled`; any other file may touch a disk.
         rolled_to_disk: bool = getattr(self.file, "_rolled", True)
         return not rolled_to_disk
+
+    def _position(self) -> int:
+        # tell() only asks for the offset (no disk I/O, even once rolled over). A
+        # stream that cannot tell is written at its end.
+        try:
+            return self.file.tell()
+        except OSError:
+            return self.size or 0
 
     def _will_roll(self, size_to_add: int) -> bool:
         """Whether writing `size_to_add` more bytes may touch the disk."""

@@ -8,6 +8,7 @@ an application), never as unbounded memory or a server error.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -92,7 +93,12 @@ class MultipartPart:
 
 
 class FormParser:
-    """Parser of `application/x-www-form-urlencoded` bodies."""
+    """Parser of `application/x-www-form-urlencoded` bodies.
+
+    The parser's callbacks queue `(FormMessage, bytes)` pairs in `messages`, which
+    `parse` turns into fields after each chunk; the limits are checked as each
+    piece arrives, so one huge chunk cannot build a huge field before a check.
+    """
 
     def __init__(
         self,
@@ -107,39 +113,36 @@ class FormParser:
         self.stream = stream
         self.max_fields = max_fields
         self.max_part_size = max_part_size
-        self._fields = 0
-        self._name = bytearray()
-        self._value = bytearray()
-        self._items: list[tuple[str, str | UploadFile]] = []
-
-    # The callbacks enforce the limits as the parser reports each piece, so
-    # one huge chunk of body cannot build up a huge field before a check.
+        self.messages: list[tuple[FormMessage, bytes]] = []
+        self._current_fields = 0
+        self._current_name_size = 0
+        self._current_value_size = 0
 
     def on_field_start(self) -> None:
-        self._fields += 1
-        if self._fields > self.max_fields:
+        self._current_fields += 1
+        if self._current_fields > self.max_fields:
             raise MultiPartException(
                 f"Too many fields. Maximum number of fields is {self.max_fields}."
             )
-        self._name.clear()
-        self._value.clear()
+        self._current_name_size = 0
+        self._current_value_size = 0
+        self.messages.append((FormMessage.FIELD_START, b""))
 
     def on_field_name(self, data: bytes, start: int, end: int) -> None:
-        self._name += data[start:end]
-        self._check_size(self._name)
+        self._current_name_size += end - start
+        self._check_size(self._current_name_size)
+        self.messages.append((FormMessage.FIELD_NAME, data[start:end]))
 
     def on_field_data(self, data: bytes, start: int, end: int) -> None:
-        self._value += data[start:end]
-        self._check_size(self._value)
+        self._current_value_size += end - start
+        self._check_size(self._current_value_size)
+        self.messages.append((FormMessage.FIELD_DATA, data[start:end]))
 
     def on_field_end(self) -> None:
-        # Percent-escapes decode as UTF-8; any raw byte stays itself (latin-1).
-        name = unquote_plus(self._name.decode("latin-1"))
-        value = unquote_plus(self._value.decode("latin-1"))
-        self._items.append((name, value))
+        self.messages.append((FormMessage.FIELD_END, b""))
 
     def on_end(self) -> None:
-        pass
+        self.messages.append((FormMessage.END, b""))
 
     async def parse(self) -> FormData:
         """Read the whole stream and return its fields."""
@@ -151,23 +154,48 @@ class FormParser:
             "on_end": self.on_end,
         }
         parser = multipart.QuerystringParser(callbacks)
+        items: list[tuple[str, str | UploadFile]] = []
+        name = bytearray()
+        value = bytearray()
+
+        def collect() -> None:
+            nonlocal name, value
+            for message_type, message_bytes in self.messages:
+                if message_type is FormMessage.FIELD_START:
+                    name, value = bytearray(), bytearray()
+                elif message_type is FormMessage.FIELD_NAME:
+                    name += message_bytes
+                elif message_type is FormMessage.FIELD_DATA:
+                    value += message_bytes
+                elif message_type is FormMessage.FIELD_END:
+                    # Percent-escapes decode as UTF-8; a raw byte stays itself (latin-1).
+                    items.append(
+                        (
+                            unquote_plus(name.decode("latin-1")),
+                            unquote_plus(value.decode("latin-1")),
+                        )
+                    )
+            self.messages.clear()
+
         try:
             try:
                 async for chunk in self.stream:
                     if chunk:
                         parser.write(chunk)
+                        collect()
                 parser.finalize()
+                collect()
             except FormParserError as exc:  # pragma: no cover - non-strict parsing never raises
-                raise MultiPartException(f"Malformed form body: {exc}") from exc
+                raise MultiPartException("Invalid form data.") from exc
         except BaseException:
             await _close_stream(self.stream)
             raise
-        return FormData(self._items)
+        return FormData(items)
 
-    def _check_size(self, buffer: bytearray) -> None:
-        if len(buffer) > self.max_part_size:
+    def _check_size(self, size: int) -> None:
+        if size > self.max_part_size:
             raise MultiPartException(
-                f"Part exceeded maximum size of {int(self.max_part_size / 1024)}KB."
+                f"Field exceeded maximum size of {int(self.max_part_size / 1024)}KB."
             )
 
 
@@ -298,8 +326,7 @@ class MultiPartParser:
         multipart syntax; every file opened so far is closed first.
         """
         _, params = parse_options_header(self.headers.get("Content-Type"))
-        charset = params.get(b"charset", b"utf-8")
-        self._charset = charset.decode("latin-1")
+        self._charset = _resolve_charset(params.get(b"charset", b"utf-8").decode("latin-1"))
         boundary = params.get(b"boundary")
         if not boundary:
             raise MultiPartException("Missing boundary in multipart.")
@@ -324,11 +351,14 @@ class MultiPartParser:
                     await self._flush_files()
                 parser.finalize()
             except FormParserError as exc:
-                raise MultiPartException(f"Malformed multipart body: {exc}") from exc
-            # An empty body is an empty form; a body cut short is an error, not
-            # a form with its last part silently missing.
+                raise MultiPartException("Invalid multipart data.") from exc
+            # An empty body is an empty form; a body cut short is an error, not a
+            # form with its last part silently missing (Starlette keeps the parts
+            # read so far: we refuse, as a truncated upload is no upload).
             if received and not self._ended:
-                raise MultiPartException("Malformed multipart body: unexpected end of body.")
+                raise MultiPartException(
+                    "Invalid multipart data: the body ended before the closing boundary."
+                )
         except BaseException:
             self._close_files()
             await _close_stream(self.stream)
@@ -368,6 +398,19 @@ async def _close_stream(stream: AsyncGenerator[bytes, None]) -> None:
     if aclose is not None:
         with anyio.CancelScope(shield=True):
             await aclose()
+
+
+def _resolve_charset(charset: str) -> str:
+    """The codec name for the form's `charset`, looked up once per form.
+
+    A failed lookup is not cached by Python, so resolving it for every field would
+    repeat the codec search; an unknown charset decodes as latin-1, as the fallback
+    of `_user_safe_decode` would.
+    """
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return "latin-1"
 
 
 def _user_safe_decode(src: bytes | bytearray, codec: str) -> str:

@@ -60,6 +60,12 @@ class ClientDisconnect(Exception):
     """The client went away before the whole request body was read."""
 
 
+class _ScopeTypeError(AssertionError, ValueError):
+    # A `Request` on a non-HTTP scope. Starlette has raised an `AssertionError` and a
+    # `ValueError` for this: being both keeps code written for either working.
+    pass
+
+
 async def empty_receive() -> NoReturn:
     """The `receive` of a `Request` built without one."""
     raise RuntimeError("Receive channel has not been made available")
@@ -117,7 +123,8 @@ class Request(HTTPConnection[StateT]):
 
     def __init__(self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send):
         super().__init__(scope)
-        assert scope["type"] == "http"
+        if scope["type"] != "http":
+            raise _ScopeTypeError(f"Expected scope type 'http', got {scope['type']!r}")
         self._receive = receive
         self._send = send
         self._stream_consumed = False

@@ -126,8 +126,9 @@ class BaseRoute:
                 websocket_close = WebSocketClose()
                 await websocket_close(scope, receive, send)
             return
+        # Only a `Router` records `scope["route"]`, as in Starlette: a route used as a
+        # mounted app leaves the `Mount` that the router matched in place.
         scope.update(child_scope)
-        scope["route"] = self
         await self.handle(scope, receive, send)
 
 
@@ -179,13 +180,11 @@ class Route(BaseRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http":
             match = self.path_regex.match(get_route_path(scope))
+            path_params = None
             if match:
-                child_scope = {
-                    "endpoint": self.endpoint,
-                    "path_params": matched_path_params(
-                        scope, match.groupdict(), self.param_convertors
-                    ),
-                }
+                path_params = matched_path_params(scope, match.groupdict(), self.param_convertors)
+            if path_params is not None:
+                child_scope = {"endpoint": self.endpoint, "path_params": path_params}
                 if self.methods and scope["method"] not in self.methods:
                     return Match.PARTIAL, child_scope
                 return Match.FULL, child_scope
@@ -257,13 +256,11 @@ class WebSocketRoute(BaseRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "websocket":
             match = self.path_regex.match(get_route_path(scope))
+            path_params = None
             if match:
-                child_scope = {
-                    "endpoint": self.endpoint,
-                    "path_params": matched_path_params(
-                        scope, match.groupdict(), self.param_convertors
-                    ),
-                }
+                path_params = matched_path_params(scope, match.groupdict(), self.param_convertors)
+            if path_params is not None:
+                child_scope = {"endpoint": self.endpoint, "path_params": path_params}
                 return Match.FULL, child_scope
         return Match.NONE, {}
 
@@ -315,9 +312,17 @@ def wrap_route_app(
 
 def matched_path_params(
     scope: Scope, matched: dict[str, str], convertors: dict[str, Convertor[Any]]
-) -> dict[str, Any]:
-    """The outer routes' `path_params`, updated with the converted `matched` groups."""
+) -> dict[str, Any] | None:
+    """The outer routes' `path_params`, updated with the converted `matched` groups.
+
+    None when a convertor rejects its text with `ValueError`: the route does not match.
+    (Starlette lets that error become a 500; a path is client input, so here it is a
+    404, e.g. for an `{id:int}` of more digits than `int()` accepts.)
+    """
     path_params = dict(scope.get("path_params", {}))
-    for key, value in matched.items():
-        path_params[key] = convertors[key].convert(value)
+    try:
+        for key, value in matched.items():
+            path_params[key] = convertors[key].convert(value)
+    except ValueError:
+        return None
     return path_params

@@ -31,20 +31,18 @@ __all__ = [
     "run_in_threadpool",
 ]
 
-# The verbs listed in the `Allow` header of a 405, in this order, when defined.
-_ALLOW_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-
-# Attributes of an `HTTPEndpoint` that a request method must never select as its handler
-# (names starting with "_" are refused as well).
-_RESERVED_NAMES = frozenset({"scope", "receive", "send", "dispatch", "method_not_allowed"})
+# The only verbs an `HTTPEndpoint` dispatches, and the order the `Allow` header of a 405
+# lists those it defines. The method is client input: restricting it to these names keeps
+# it from selecting any other attribute (`dispatch`, `__init__`, ...) as the handler.
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class HTTPEndpoint:
     """Serve each HTTP method with the method of the same name (`get`, `post`, ...).
 
     A handler takes the `Request` and returns a `Response`; a sync one runs in a
-    worker thread. HEAD falls back to `get`. Any other method gets a 405 with an
-    `Allow` header.
+    worker thread. HEAD falls back to `get`. Any other method, and any verb outside
+    GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS, gets a 405 with an `Allow` header.
     """
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,7 +51,7 @@ class HTTPEndpoint:
         self.receive = receive
         self.send = send
         self._allowed_methods = [
-            method for method in _ALLOW_ORDER if getattr(self, method.lower(), None) is not None
+            method for method in _HTTP_METHODS if getattr(self, method.lower(), None) is not None
         ]
 
     def __await__(self) -> Generator[Any, None, None]:
@@ -62,12 +60,11 @@ class HTTPEndpoint:
     async def dispatch(self) -> None:
         """Call the handler of the request's method and send its response."""
         request = Request(self.scope, receive=self.receive)
-        handler_name = (
-            "get"
-            if request.method == "HEAD" and not hasattr(self, "head")
-            else request.method.lower()
-        )
-        handler = self._handler(handler_name)
+        method = request.method
+        name = "get" if method == "HEAD" and not hasattr(self, "head") else method.lower()
+        handler = getattr(self, name, None) if method in _HTTP_METHODS else None
+        if handler is None:
+            handler = self.method_not_allowed
         if is_async_callable(handler):
             response = await handler(request)
         else:
@@ -80,16 +77,6 @@ class HTTPEndpoint:
         if "app" in self.scope:
             raise HTTPException(status_code=405, headers=headers)
         return PlainTextResponse("Method Not Allowed", status_code=405, headers=headers)
-
-    def _handler(self, name: str) -> Any:
-        # The method is client input: a name such as "dispatch" or "__init__" must
-        # never reach the endpoint's own machinery, only verb handlers.
-        if name.startswith("_") or name in _RESERVED_NAMES:
-            return self.method_not_allowed
-        handler = getattr(self, name, None)
-        if handler is None or not callable(handler):
-            return self.method_not_allowed
-        return handler
 
 
 class WebSocketEndpoint:

@@ -9,6 +9,8 @@ cost of a request does not grow with the number of routes.
 from __future__ import annotations
 
 import functools
+import ipaddress
+import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any, Literal, cast
 
@@ -119,10 +121,12 @@ class Mount(BaseRoute):
             root_path = scope.get("root_path", "")
             route_path = get_route_path(scope)
             match = self.path_regex.match(route_path)
+            path_params = None
             if match:
                 matched = match.groupdict()
                 remaining_path = "/" + matched.pop("path")
                 path_params = matched_path_params(scope, matched, self.param_convertors)
+            if path_params is not None:
                 matched_path = route_path[: -len(remaining_path)]
                 child_scope = {
                     "path_params": path_params,
@@ -200,14 +204,13 @@ class Host(BaseRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] in ("http", "websocket"):
-            match = self.host_regex.match(_host_name(scope))
+            host = _host_name(scope)
+            match = None if host is None else self.host_regex.match(host)
+            path_params = None
             if match:
-                child_scope = {
-                    "path_params": matched_path_params(
-                        scope, match.groupdict(), self.param_convertors
-                    ),
-                    "endpoint": self.app,
-                }
+                path_params = matched_path_params(scope, match.groupdict(), self.param_convertors)
+            if path_params is not None:
+                child_scope = {"path_params": path_params, "endpoint": self.app}
                 return Match.FULL, child_scope
         return Match.NONE, {}
 
@@ -418,6 +421,18 @@ class Router:
         return None
 
 
+# A Host header longer than this matches no route: it bounds the work on hostile input.
+_MAX_HOST_LENGTH = 1024
+
+# RFC 3986 `reg-name` characters (which cover IPv4 addresses too). Anything else, such as
+# "/", "@", a space or a second ":", makes the header malformed.
+_REG_NAME_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;="
+)
+_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
+_IP_FUTURE_REGEX = re.compile(r"[vV][0-9a-fA-F]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
+
+
 def _fills(
     convertors: dict[str, Convertor[Any]], path_params: dict[str, Any], *exempt: str
 ) -> bool:
@@ -431,13 +446,43 @@ def _protocol(url: URLPath) -> Literal["http", "websocket", ""]:
     return cast(Literal["http", "websocket", ""], url.protocol)
 
 
-def _host_name(scope: Scope) -> str:
-    # The Host header without its port; an IPv6 literal keeps its brackets.
-    host = Headers(scope=scope).get("host", "")
-    if host.startswith("["):
-        end = host.find("]")
-        return host if end == -1 else host[: end + 1]
-    return host.split(":")[0]
+def _host_name(scope: Scope) -> str | None:
+    # The host of the Host header without its port (an IP literal keeps its brackets),
+    # or None when the header is missing or malformed, which matches no `Host` route.
+    # The port is ignored, so any run of digits is accepted as one, as Starlette does.
+    header = Headers(scope=scope).get("host", "")
+    if len(header) > _MAX_HOST_LENGTH:
+        return None
+    if header.startswith("["):
+        end = header.find("]")
+        if end == -1 or not _is_ip_literal(header[1:end]):
+            return None
+        host, rest = header[: end + 1], header[end + 1 :]
+    else:
+        host, colon, port = header.partition(":")
+        rest = colon + port
+        if not host or not _REG_NAME_CHARS.issuperset(host):
+            return None
+    if not rest:
+        return host
+    port = rest[1:]
+    # An empty port ("example.org:") is allowed by RFC 3986 and means the default one.
+    if rest[0] != ":" or (port and not (port.isascii() and port.isdigit())):
+        return None
+    return host
+
+
+def _is_ip_literal(text: str) -> bool:
+    # What RFC 3986 allows between brackets: an IPv6 address or an "IPvFuture".
+    if _IP_FUTURE_REGEX.fullmatch(text):
+        return True
+    if not text or len(text) > 45 or not _IPV6_CHARS.issuperset(text):
+        return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _safe_location(url: str) -> str:

@@ -9,6 +9,9 @@ from stellate_http.background import BackgroundTask
 from stellate_http.concurrency import create_collapsing_task_group, iterate_in_threadpool
 from stellate_http.requests import ClientDisconnect
 from stellate_http.responses import (
+    AsyncContentStream,
+    Content,
+    ContentStream,
     FileResponse,
     HTMLResponse,
     JSONResponse,
@@ -18,9 +21,13 @@ from stellate_http.responses import (
     RedirectResponse,
     Response,
     StreamingResponse,
+    SyncContentStream,
 )
 
 __all__ = [
+    "AsyncContentStream",
+    "Content",
+    "ContentStream",
     "BackgroundTask",
     "ClientDisconnect",
     "FileResponse",
@@ -34,6 +41,7 @@ __all__ = [
     "RedirectResponse",
     "Response",
     "StreamingResponse",
+    "SyncContentStream",
     "URL",
     "create_collapsing_task_group",
     "iterate_in_threadpool",

@@ -11,7 +11,7 @@ import contextlib
 import inspect
 import math
 import warnings
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, Literal, Self, TypedDict, cast
 from urllib.parse import urljoin
@@ -40,6 +40,9 @@ from stellate_testclient._transport import TestClientTransport, Upgrade
 from stellate_testclient._websocket import WebSocketDenialResponse, WebSocketTestSession
 
 __all__ = [
+    "ASGI2App",
+    "ASGI3App",
+    "ASGIInstance",
     "TestClient",
     "WebSocketTestSession",
     "WebSocketDenialResponse",
@@ -47,6 +50,12 @@ __all__ = [
     "StellateDeprecationWarning",
     "is_async_callable",
 ]
+
+# The two shapes of app the client accepts: ASGI 3 `app(scope, receive, send)`, and the
+# older ASGI 2 `app(scope)` returning an instance called with `(receive, send)`.
+ASGIInstance = Callable[[Receive, Send], Awaitable[None]]
+ASGI2App = Callable[[Scope], ASGIInstance]
+ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _RequestData = Mapping[str, str | Iterable[str] | bytes]
 

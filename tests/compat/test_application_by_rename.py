@@ -900,14 +900,6 @@ async def test_huge_path_raw_asgi() -> None:
     assert len(body) > 2_000_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "stellate_routing bug: convertors.py IntegerConvertor.convert() calls int() on a "
-        "path segment of any length; past 4300 digits int() raises ValueError and the "
-        "request ends as a 500 instead of a 4xx; see the report."
-    ),
-)
 def test_huge_integer_path_parameter_is_not_a_500(test_client_factory: TestClientFactory) -> None:
     client = test_client_factory(make_app(), raise_server_exceptions=False)
     response = client.get("/int/" + "1" * 5_000)
