@@ -9,8 +9,6 @@ cost of a request does not grow with the number of routes.
 from __future__ import annotations
 
 import functools
-import ipaddress
-import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any, Literal, cast
 
@@ -421,18 +419,6 @@ class Router:
         return None
 
 
-# A Host header longer than this matches no route: it bounds the work on hostile input.
-_MAX_HOST_LENGTH = 1024
-
-# RFC 3986 `reg-name` characters (which cover IPv4 addresses too). Anything else, such as
-# "/", "@", a space or a second ":", makes the header malformed.
-_REG_NAME_CHARS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;="
-)
-_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
-_IP_FUTURE_REGEX = re.compile(r"[vV][0-9a-fA-F]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
-
-
 def _fills(
     convertors: dict[str, Convertor[Any]], path_params: dict[str, Any], *exempt: str
 ) -> bool:
@@ -449,40 +435,17 @@ def _protocol(url: URLPath) -> Literal["http", "websocket", ""]:
 def _host_name(scope: Scope) -> str | None:
     # The host of the Host header without its port (an IP literal keeps its brackets),
     # or None when the header is missing or malformed, which matches no `Host` route.
-    # The port is ignored, so any run of digits is accepted as one, as Starlette does.
     header = Headers(scope=scope).get("host", "")
-    if len(header) > _MAX_HOST_LENGTH:
-        return None
-    if header.startswith("["):
-        end = header.find("]")
-        if end == -1 or not _is_ip_literal(header[1:end]):
-            return None
-        host, rest = header[: end + 1], header[end + 1 :]
-    else:
-        host, colon, port = header.partition(":")
-        rest = colon + port
-        if not host or not _REG_NAME_CHARS.issuperset(host):
-            return None
-    if not rest:
-        return host
-    port = rest[1:]
-    # An empty port ("example.org:") is allowed by RFC 3986 and means the default one.
-    if rest[0] != ":" or (port and not (port.isascii() and port.isdigit())):
-        return None
-    return host
-
-
-def _is_ip_literal(text: str) -> bool:
-    # What RFC 3986 allows between brackets: an IPv6 address or an "IPvFuture".
-    if _IP_FUTURE_REGEX.fullmatch(text):
-        return True
-    if not text or len(text) > 45 or not _IPV6_CHARS.issuperset(text):
-        return False
-    try:
-        ipaddress.IPv6Address(text)
-    except ValueError:
-        return False
-    return True
+    parsed = parse_host_header(header)
+    if parsed is None:
+        # Host routing ignores the port, so any run of digits is one (":70000" too), as
+        # in Starlette; `URL` stays strict and falls back to the server address instead.
+        name, colon, port = header.rpartition(":")
+        if colon and port.isascii() and port.isdigit():
+            bare = parse_host_header(name)
+            # "host:80:80" stays malformed: what precedes the port must not have one.
+            parsed = bare if bare is not None and bare.port is None else None
+    return None if parsed is None else parsed.host
 
 
 def _safe_location(url: str) -> str:
