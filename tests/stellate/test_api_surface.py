@@ -23,6 +23,7 @@ SURFACE = Path(__file__).with_name("api_surface.md")
 # The modules that have landed; later issues add theirs here.
 IMPLEMENTED = {
     "stellate.applications",
+    "stellate.authentication",
     "stellate.background",
     "stellate.concurrency",
     "stellate.convertors",
@@ -31,7 +32,14 @@ IMPLEMENTED = {
     "stellate.exceptions",
     "stellate.formparsers",
     "stellate.middleware",
+    "stellate.middleware.authentication",
     "stellate.middleware.body_limit",
+    "stellate.middleware.cors",
+    "stellate.middleware.gzip",
+    "stellate.middleware.httpsredirect",
+    "stellate.middleware.opentelemetry",
+    "stellate.middleware.sessions",
+    "stellate.middleware.trustedhost",
     "stellate.middleware.errors",
     "stellate.middleware.exceptions",
     "stellate.requests",

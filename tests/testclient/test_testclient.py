@@ -772,3 +772,17 @@ def test_public_names_are_declared() -> None:
         True,
         ("testclient", 50000),
     )
+
+
+def test_default_accept_encoding_does_not_depend_on_installed_codecs(
+    test_client_factory: TestClientFactory,
+) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        encoding = dict(scope["headers"]).get(b"accept-encoding", b"")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": encoding})
+
+    assert test_client_factory(app).get("/").text == "gzip, deflate"
+    custom = test_client_factory(app, headers={"Accept-Encoding": "br"})
+    assert custom.get("/").text == "br"
+    assert test_client_factory(app).get("/", headers={"accept-encoding": "zstd"}).text == "zstd"

@@ -149,6 +149,11 @@ class HTTPConnection(Mapping[str, Any], Generic[StateT]):
                 "SessionMiddleware must be installed to access request.session"
             )
         session: dict[str, Any] = self.scope["session"]
+        # Reading the session is what makes a response vary by cookie, even when it is
+        # empty: sessions that track access (stellate_sessions.Session) are told.
+        mark_accessed = getattr(session, "mark_accessed", None)
+        if callable(mark_accessed):
+            mark_accessed()
         return session
 
     @property

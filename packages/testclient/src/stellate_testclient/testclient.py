@@ -104,6 +104,10 @@ class TestClient(httpx.Client):
         headers = dict(headers) if headers is not None else {}
         if not any(key.lower() == "user-agent" for key in headers):
             headers["user-agent"] = "testclient"
+        if not any(key.lower() == "accept-encoding" for key in headers):
+            # httpx would add "br" and "zstd" when their libraries happen to be installed:
+            # the same test must send the same request on every machine.
+            headers["accept-encoding"] = "gzip, deflate"
         super().__init__(
             base_url=base_url,
             headers=headers,

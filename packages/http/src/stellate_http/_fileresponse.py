@@ -1,0 +1,209 @@
+"""`FileResponse`: a file from disk, with validators, byte ranges and `pathsend`.
+
+Internal to `stellate_http.responses`, which re-exports it. Range parsing lives in
+`_ranges` and the sending of file bodies in `_sending`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from email.utils import formatdate
+from mimetypes import guess_type
+from secrets import token_hex
+from urllib.parse import quote
+
+from stellate_asgi.datastructures import Headers, MutableHeaders
+from stellate_asgi.types import Receive, Scope, Send
+from stellate_http._ranges import MalformedRangeHeader, RangeNotSatisfiable, parse_range_header
+from stellate_http._response import Response
+from stellate_http._sending import (
+    Segment,
+    absolute_path,
+    send_file,
+    stat_regular_file,
+    websocket_denial_send,
+)
+from stellate_http.background import BackgroundTask
+
+__all__ = ["FileResponse"]
+
+
+class FileResponse(Response):
+    """The file at `path`, read in `chunk_size` pieces in worker threads.
+
+    Sends `etag`, `last-modified` and `accept-ranges: bytes`; answers `Range` requests
+    (honouring `If-Range`) with 206, as a `multipart/byteranges` body for several
+    ranges, 400 for a malformed header and 416 when nothing can be served. HEAD sends
+    headers only, and servers offering `http.response.pathsend` send the file themselves.
+    """
+
+    chunk_size = 64 * 1024
+    # A header naming more ranges than this is ignored: the whole file is sent with 200.
+    max_ranges = 100
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+        filename: str | None = None,
+        stat_result: os.stat_result | None = None,
+        content_disposition_type: str = "attachment",
+    ) -> None:
+        self.path = path
+        self.status_code = status_code
+        self.filename = filename
+        if media_type is None:
+            media_type = guess_type(filename or path)[0] or "application/octet-stream"
+        self.media_type = media_type
+        self.background = background
+        self.init_headers(headers)
+        self.headers.setdefault("accept-ranges", "bytes")
+        if filename is not None:
+            quoted = quote(filename)
+            if quoted != filename:
+                # RFC 6266 / RFC 5987: non-ASCII (or unsafe) names travel percent-encoded.
+                disposition = f"{content_disposition_type}; filename*=utf-8''{quoted}"
+            else:
+                disposition = f'{content_disposition_type}; filename="{filename}"'
+            self.headers.setdefault("content-disposition", disposition)
+        self.stat_result = stat_result
+        if stat_result is not None:
+            self.set_stat_headers(stat_result)
+
+    def set_stat_headers(self, stat_result: os.stat_result) -> None:
+        """Set `content-length`, `last-modified` and `etag` from `stat_result`, unless set."""
+        content_length = str(stat_result.st_size)
+        last_modified = formatdate(stat_result.st_mtime, usegmt=True)
+        etag_base = f"{stat_result.st_mtime}-{stat_result.st_size}"
+        etag = hashlib.md5(etag_base.encode(), usedforsecurity=False).hexdigest()
+        self.headers.setdefault("content-length", content_length)
+        self.headers.setdefault("last-modified", last_modified)
+        self.headers.setdefault("etag", f'"{etag}"')
+
+    def generate_multipart(
+        self,
+        ranges: Sequence[tuple[int, int]],
+        boundary: str,
+        max_size: int,
+        content_type: str,
+    ) -> tuple[int, Callable[[int, int], bytes]]:
+        """The length of a `multipart/byteranges` body and the part-header maker.
+
+        Each part is its header (from `make_header(start, end)`), the bytes of
+        `[start, end)` and CRLF; the body ends with `--{boundary}--`.
+        """
+
+        def make_header(start: int, end: int) -> bytes:
+            return (
+                f"--{boundary}\r\n"
+                f"Content-Type: {content_type}\r\n"
+                f"Content-Range: bytes {start}-{end - 1}/{max_size}\r\n"
+                "\r\n"
+            ).encode("latin-1")
+
+        parts_length = sum(
+            len(make_header(start, end)) + (end - start) + 2 for start, end in ranges
+        )
+        return parts_length + len(boundary) + 4, make_header
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        is_http = scope["type"] == "http"
+        body_send = websocket_denial_send(send) if scope["type"] == "websocket" else send
+        stat_result = self.stat_result
+        if stat_result is None:
+            stat_result = await stat_regular_file(self.path)
+            self.set_stat_headers(stat_result)
+        size = stat_result.st_size
+
+        # The 400 and 416 answers are plain `Response`s with the media type that
+        # `PlainTextResponse` would give: `responses` imports this module, not the reverse.
+        try:
+            ranges = self._requested_ranges(Headers(scope=scope), size)
+        except MalformedRangeHeader as exc:
+            bad_request = Response(exc.content, status_code=400, media_type="text/plain")
+            await bad_request(scope, receive, send)
+        except RangeNotSatisfiable as exc:
+            content_range = {"content-range": f"bytes */{exc.max_size}"}
+            not_satisfiable = Response(
+                status_code=416, headers=content_range, media_type="text/plain"
+            )
+            await not_satisfiable(scope, receive, send)
+        else:
+            status, headers, segments = self._plan(ranges, size)
+            start = {"type": "http.response.start", "status": status, "headers": headers}
+            if is_http and scope["method"].upper() == "HEAD":
+                await body_send(start)
+                await body_send({"type": "http.response.body", "body": b"", "more_body": False})
+            elif is_http and not ranges and "http.response.pathsend" in scope.get("extensions", {}):
+                await body_send(start)
+                await body_send(
+                    {"type": "http.response.pathsend", "path": absolute_path(self.path)}
+                )
+            else:
+                await send_file(
+                    self.path, self.chunk_size, scope, receive, body_send, start, segments
+                )
+        # Starlette skips the background after a 400/416; it runs here, so that a cleanup
+        # task (deleting a temporary file, say) never depends on the client's `Range`.
+        if self.background is not None:
+            await self.background()
+
+    def _requested_ranges(self, request_headers: Headers, size: int) -> list[tuple[int, int]]:
+        """The ranges to serve; empty for the whole file with the response's own status."""
+        http_range = request_headers.get("range")
+        # Ranges only ever turn a 200 into a 206 (RFC 9110, 14.2): an error page is whole.
+        if http_range is None or self.status_code != 200:
+            return []
+        if_range = request_headers.get("if-range")
+        if if_range is not None and not self._should_use_range(if_range):
+            return []
+        return self._parse_range_header(http_range, size)
+
+    # The two hooks below keep Starlette's private names: subclasses in the wild call
+    # or override them to tune range handling.
+
+    def _should_use_range(self, http_if_range: str) -> bool:
+        """Whether `If-Range` still names this file (its etag or last-modified date)."""
+        # If-Range needs a strong match (RFC 9110, 13.1.5): a weak tag never matches.
+        if http_if_range.startswith("W/"):
+            return False
+        return http_if_range in (self.headers.get("etag"), self.headers.get("last-modified"))
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        """The sorted, merged `(start, end)` ranges of `http_range`; `[]` for "send it whole".
+
+        Raises `MalformedRangeHeader` or `RangeNotSatisfiable`.
+        """
+        return parse_range_header(http_range, file_size, cls.max_ranges)
+
+    def _plan(
+        self, ranges: list[tuple[int, int]], size: int
+    ) -> tuple[int, list[tuple[bytes, bytes]], list[Segment]]:
+        """Status, headers and body segments (literal bytes or file regions) to send."""
+        if not ranges:
+            return self.status_code, self.raw_headers, [(0, size)]
+        # The headers are copied so that this response object can be sent again.
+        headers = MutableHeaders(raw=list(self.raw_headers))
+        if len(ranges) == 1:
+            start, end = ranges[0]
+            headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+            headers["content-length"] = str(end - start)
+            return 206, headers.raw, [(start, end)]
+
+        # Browsers use about 13 random bytes for their own boundaries.
+        boundary = token_hex(13)
+        content_type = self.headers.get("content-type", "application/octet-stream")
+        length, make_header = self.generate_multipart(ranges, boundary, size, content_type)
+        segments: list[Segment] = []
+        for start, end in ranges:
+            segments += [make_header(start, end), (start, end), b"\r\n"]
+        segments.append(f"--{boundary}--".encode("latin-1"))
+        headers["content-type"] = f"multipart/byteranges; boundary={boundary}"
+        headers["content-length"] = str(length)
+        return 206, headers.raw, segments

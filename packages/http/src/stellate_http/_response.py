@@ -1,0 +1,204 @@
+"""`Response`, the base of every response: an in-memory body, its headers and cookies.
+
+Internal to `stellate_http.responses`, which re-exports it; it lives here so that
+`FileResponse` (in `_fileresponse`) can subclass it without an import cycle.
+"""
+
+from __future__ import annotations
+
+import http.cookies
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any, Literal
+
+from stellate_asgi.datastructures import MutableHeaders
+from stellate_asgi.types import Receive, Scope, Send
+from stellate_http._sending import websocket_denial_send
+from stellate_http.background import BackgroundTask
+
+__all__ = ["Response", "as_bytes"]
+
+_SAMESITE_VALUES = ("strict", "lax", "none")
+
+
+class Response:
+    """An HTTP response with its whole body in memory.
+
+    `content` is rendered to bytes by `render` (`str` is encoded with `charset`);
+    `content-length` and `content-type` are added unless `headers` sets them.
+    """
+
+    media_type: str | None = None
+    charset = "utf-8"
+
+    def __init__(
+        self,
+        content: Any = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        self.status_code = status_code
+        if media_type is not None:
+            self.media_type = media_type
+        self.background = background
+        self.body = self.render(content)
+        self.init_headers(headers)
+
+    def render(self, content: Any) -> bytes | memoryview:
+        """The body bytes for `content`: `None` is empty, bytes pass, `str` is encoded."""
+        if content is None:
+            return b""
+        if isinstance(content, str):
+            return content.encode(self.charset)
+        return as_bytes(content, f"{type(self).__name__} content")
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        """Build `raw_headers` from `headers`, adding content-length and content-type."""
+        raw_headers = [
+            (key.lower().encode("latin-1"), value.encode("latin-1"))
+            for key, value in (headers or {}).items()
+        ]
+        names = {name for name, _ in raw_headers}
+
+        body = getattr(self, "body", None)
+        # 1xx, 204 and 304 responses never have a body, so they must not announce one.
+        has_body = not (self.status_code < 200 or self.status_code in (204, 304))
+        if body is not None and has_body and b"content-length" not in names:
+            raw_headers.append((b"content-length", str(len(body)).encode("latin-1")))
+
+        content_type = self.media_type
+        if content_type is not None and b"content-type" not in names:
+            if content_type.startswith("text/") and "charset=" not in content_type.lower():
+                content_type += "; charset=" + self.charset
+            raw_headers.append((b"content-type", content_type.encode("latin-1")))
+
+        self.raw_headers = raw_headers
+
+    @property
+    def headers(self) -> MutableHeaders:
+        """A mutable view of `raw_headers` (changes write through)."""
+        headers: MutableHeaders | None = self.__dict__.get("_headers")
+        # `raw_headers` may have been rebuilt (by `init_headers`) since the view was made.
+        if headers is None or headers.raw is not self.raw_headers:
+            headers = self._headers = MutableHeaders(raw=self.raw_headers)
+        return headers
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: int | None = None,
+        expires: datetime | str | int | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Literal["lax", "strict", "none"] | None = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        """Add a `set-cookie` header.
+
+        `expires` is a datetime (naive means UTC), an HTTP date string, or a number of
+        seconds from now. `partitioned` (CHIPS) needs `secure` and Python 3.14+.
+        """
+        cookie: http.cookies.BaseCookie[str] = http.cookies.SimpleCookie()
+        cookie[key] = value
+        morsel = cookie[key]
+        if max_age is not None:
+            morsel["max-age"] = max_age
+        if expires is not None:
+            if isinstance(expires, datetime):
+                morsel["expires"] = _http_date(expires)
+            else:
+                _check_attribute("expires", expires)
+                morsel["expires"] = expires
+        if path is not None:
+            _check_attribute("path", path)
+            morsel["path"] = path
+        if domain is not None:
+            _check_attribute("domain", domain)
+            morsel["domain"] = domain
+        if secure:
+            morsel["secure"] = True
+        if httponly:
+            morsel["httponly"] = True
+        if samesite is not None:
+            if samesite.lower() not in _SAMESITE_VALUES:
+                # Starlette asserts here; raising keeps the check under `python -O`.
+                raise AssertionError("samesite must be either 'strict', 'lax' or 'none'")
+            morsel["samesite"] = samesite
+        if partitioned:
+            try:
+                morsel["partitioned"] = True
+            except http.cookies.CookieError:
+                # The attribute is known to `http.cookies` from Python 3.14 on.
+                raise ValueError(
+                    "Partitioned cookies are only supported in Python 3.14 and above."
+                ) from None
+            if not secure:
+                # Stricter than Starlette: browsers drop a Partitioned cookie that is not
+                # Secure, so setting one would fail silently on the client.
+                raise ValueError("Partitioned cookies must also be secure (secure=True).")
+        cookie_value = cookie.output(header="").strip()
+        self.raw_headers.append((b"set-cookie", cookie_value.encode("latin-1")))
+
+    def delete_cookie(
+        self,
+        key: str,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Literal["lax", "strict", "none"] | None = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        """Add a `set-cookie` header that expires the cookie `key` now."""
+        self.set_cookie(
+            key,
+            max_age=0,
+            expires=0,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # `get`: Starlette's own tests drive bare scopes (`{}`) through responses.
+        if scope.get("type") == "websocket":
+            send = websocket_denial_send(send)
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body})
+        if self.background is not None:
+            await self.background()
+
+
+def as_bytes(content: object, what: str) -> bytes | memoryview:
+    """`content` if bytes or a memoryview, a copy if a bytearray; else `TypeError` on `what`."""
+    if isinstance(content, bytes | memoryview):
+        return content
+    if isinstance(content, bytearray):
+        return bytes(content)
+    raise TypeError(f"{what} must be str, bytes or memoryview, not {type(content).__name__}.")
+
+
+def _http_date(moment: datetime) -> str:
+    # A naive datetime is taken as UTC; an aware one is converted to it.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def _check_attribute(name: str, value: object) -> None:
+    # `http.cookies` writes attribute values verbatim: a `;` or a control character
+    # would let a value smuggle in extra attributes or break the header.
+    text = str(value)
+    if ";" in text or any(ord(char) < 32 or ord(char) == 127 for char in text):
+        raise ValueError(f"Cookie attribute {name!r} must not contain ';' or control characters.")
