@@ -7,7 +7,7 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from enum import Enum
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from stellate_asgi.datastructures import URLPath
 from stellate_asgi.exceptions import HTTPException
@@ -179,10 +179,7 @@ class Route(BaseRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http":
-            match = self.path_regex.match(get_route_path(scope))
-            path_params = None
-            if match:
-                path_params = matched_path_params(scope, match.groupdict(), self.param_convertors)
+            path_params = _path_params(self, scope)
             if path_params is not None:
                 child_scope = {"endpoint": self.endpoint, "path_params": path_params}
                 if self.methods and scope["method"] not in self.methods:
@@ -191,13 +188,7 @@ class Route(BaseRoute):
         return Match.NONE, {}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if name != self.name or set(path_params) != set(self.param_convertors):
-            raise NoMatchFound(name, path_params)
-        path, remaining_params = replace_params(
-            self.path_format, self.param_convertors, path_params
-        )
-        assert not remaining_params
-        return URLPath(path=path, protocol="http")
+        return _reverse(self, name, path_params, "http")
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.methods and scope["method"] not in self.methods:
@@ -255,23 +246,13 @@ class WebSocketRoute(BaseRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "websocket":
-            match = self.path_regex.match(get_route_path(scope))
-            path_params = None
-            if match:
-                path_params = matched_path_params(scope, match.groupdict(), self.param_convertors)
+            path_params = _path_params(self, scope)
             if path_params is not None:
-                child_scope = {"endpoint": self.endpoint, "path_params": path_params}
-                return Match.FULL, child_scope
+                return Match.FULL, {"endpoint": self.endpoint, "path_params": path_params}
         return Match.NONE, {}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if name != self.name or set(path_params) != set(self.param_convertors):
-            raise NoMatchFound(name, path_params)
-        path, remaining_params = replace_params(
-            self.path_format, self.param_convertors, path_params
-        )
-        assert not remaining_params
-        return URLPath(path=path, protocol="websocket")
+        return _reverse(self, name, path_params, "websocket")
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
@@ -326,3 +307,25 @@ def matched_path_params(
     except ValueError:
         return None
     return path_params
+
+
+def _path_params(route: Route | WebSocketRoute, scope: Scope) -> dict[str, Any] | None:
+    # The route's path parameters (merged with the mounts' ones) when its path matches.
+    match = route.path_regex.match(get_route_path(scope))
+    if match is None:
+        return None
+    return matched_path_params(scope, match.groupdict(), route.param_convertors)
+
+
+def _reverse(
+    route: Route | WebSocketRoute,
+    name: str,
+    path_params: dict[str, Any],
+    protocol: Literal["http", "websocket"],
+) -> URLPath:
+    # `url_path_for` of a route: its name, and exactly its own parameters.
+    if name != route.name or set(path_params) != set(route.param_convertors):
+        raise NoMatchFound(name, path_params)
+    path, remaining_params = replace_params(route.path_format, route.param_convertors, path_params)
+    assert not remaining_params
+    return URLPath(path=path, protocol=protocol)

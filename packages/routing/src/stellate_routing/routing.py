@@ -162,11 +162,8 @@ class Mount(BaseRoute):
             )
             if path_kwarg is not None:
                 remaining_params["path"] = path_kwarg
-            for route in self.routes or []:
-                try:
-                    url = route.url_path_for(remaining_name, **remaining_params)
-                except NoMatchFound:
-                    continue
+            url = _reverse_child(self.routes or [], remaining_name, remaining_params)
+            if url is not None:
                 return URLPath(path=path_prefix.rstrip("/") + str(url), protocol=_protocol(url))
         raise NoMatchFound(name, path_params)
 
@@ -232,11 +229,8 @@ class Host(BaseRoute):
             host, remaining_params = replace_params(
                 self.host_format, self.param_convertors, path_params
             )
-            for route in self.routes or []:
-                try:
-                    url = route.url_path_for(remaining_name, **remaining_params)
-                except NoMatchFound:
-                    continue
+            url = _reverse_child(self.routes or [], remaining_name, remaining_params)
+            if url is not None:
                 return URLPath(path=str(url), protocol=_protocol(url), host=host)
         raise NoMatchFound(name, path_params)
 
@@ -425,6 +419,18 @@ def _fills(
     # Whether `path_params` has a value for each of a mount's or host's own parameters.
     # (Starlette would go on and leave "{name}" in the URL; a NoMatchFound is clearer.)
     return all(key in path_params for key in convertors if key not in exempt)
+
+
+def _reverse_child(
+    routes: Sequence[BaseRoute], name: str, path_params: dict[str, Any]
+) -> URLPath | None:
+    # The URL of the first route inside a mount or host that reverses `name`.
+    for route in routes:
+        try:
+            return route.url_path_for(name, **path_params)
+        except NoMatchFound:
+            continue
+    return None
 
 
 def _protocol(url: URLPath) -> Literal["http", "websocket", ""]:
