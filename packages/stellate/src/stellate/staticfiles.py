@@ -1,0 +1,21 @@
+"""`stellate.staticfiles`: re-exports from the Stellate parts."""
+
+from stellate_asgi.datastructures import URL, Headers
+from stellate_asgi.exceptions import HTTPException
+from stellate_asgi.utils import get_route_path
+from stellate_http.responses import FileResponse, RedirectResponse, Response
+from stellate_staticfiles.staticfiles import NotModifiedResponse, StaticFiles
+from stellate_websockets.websockets import WebSocketClose
+
+__all__ = [
+    "FileResponse",
+    "HTTPException",
+    "Headers",
+    "NotModifiedResponse",
+    "RedirectResponse",
+    "Response",
+    "StaticFiles",
+    "URL",
+    "WebSocketClose",
+    "get_route_path",
+]
