@@ -1,0 +1,41 @@
+"""`stellate.graphql`: re-exports from the Stellate parts (stellate-graphql)."""
+
+from stellate_graphql import (
+    GRAPHIQL_ASSETS,
+    GRAPHIQL_SCRIPT_HASH,
+    DocumentError,
+    Executor,
+    GraphQL,
+    InMemoryPersistedQueryStore,
+    NoIntrospection,
+    Operation,
+    PersistedQueryNotFound,
+    PersistedQueryStore,
+    RequestError,
+    Upload,
+    bind_resolvers,
+    build_executable_schema,
+    format_error,
+    max_aliases,
+    max_depth,
+)
+
+__all__ = [
+    "GRAPHIQL_ASSETS",
+    "GRAPHIQL_SCRIPT_HASH",
+    "DocumentError",
+    "Executor",
+    "GraphQL",
+    "InMemoryPersistedQueryStore",
+    "NoIntrospection",
+    "Operation",
+    "PersistedQueryNotFound",
+    "PersistedQueryStore",
+    "RequestError",
+    "Upload",
+    "bind_resolvers",
+    "build_executable_schema",
+    "format_error",
+    "max_aliases",
+    "max_depth",
+]
