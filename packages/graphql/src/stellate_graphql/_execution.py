@@ -12,9 +12,11 @@ import inspect
 import threading
 import traceback
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from types import CodeType, FunctionType
 from typing import Any, NamedTuple
 
+import anyio
 from graphql import (
     ASTValidationRule,
     DocumentNode,
@@ -30,6 +32,7 @@ from graphql import (
     subscribe,
     validate,
 )
+from graphql.execution import executor as graphql_executor
 
 from stellate_graphql.persisted import PersistedQueryStore, sha256_hash
 from stellate_graphql.rules import NoIntrospection
@@ -88,6 +91,85 @@ class PersistedQueryNotFound(DocumentError):
                 )
             ]
         )
+
+
+async def _gather(*awaitables: Awaitable[Any]) -> list[Any]:
+    """Await `awaitables` concurrently on any anyio backend; results keep their order.
+
+    As graphql-core's own gather: the first exception is raised as is, once the
+    other awaitables have been cancelled.
+    """
+    results: list[Any] = [None] * len(awaitables)
+    errors: list[Exception] = []
+
+    async def run(index: int, awaitable: Awaitable[Any]) -> None:
+        try:
+            results[index] = await awaitable
+        except Exception as error:
+            if not errors:
+                errors.append(error)
+            group.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        for index, awaitable in enumerate(awaitables):
+            group.start_soon(run, index, awaitable)
+    if errors:
+        raise errors[0]
+    return results
+
+
+def _names(code: CodeType, name: str) -> bool:
+    """Whether `code`, or a function nested in it, reads the global `name`."""
+    return name in code.co_names or any(
+        isinstance(const, CodeType) and _names(const, name) for const in code.co_consts
+    )
+
+
+def _with_gather(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """graphql-core's `Executor` methods that gather with asyncio, rebound to `_gather`.
+
+    graphql-core calls its module-level `gather_with_cancel` (asyncio tasks) from
+    `execute_fields` and the list completions. Each such method is recreated for
+    the subclass only, from the same code, with module globals in which that name
+    is the anyio `_gather`: graphql-core itself is left untouched.
+    """
+    globals_ = {**vars(graphql_executor), "gather_with_cancel": _gather}
+    methods: dict[str, Any] = {}
+    for attribute, function in vars(graphql_executor.Executor).items():
+        if attribute in namespace or not isinstance(function, FunctionType):
+            continue
+        if not _names(function.__code__, "gather_with_cancel"):
+            continue
+        method = FunctionType(
+            function.__code__,
+            globals_,
+            function.__name__,
+            function.__defaults__,
+            function.__closure__,
+        )
+        method.__kwdefaults__ = function.__kwdefaults__
+        method.__qualname__ = function.__qualname__
+        method.__doc__ = function.__doc__
+        methods[attribute] = method
+    return methods
+
+
+class _AnyioExecutor(graphql_executor.Executor[Any]):
+    """graphql-core's executor, awaiting sibling fields and list items through anyio.
+
+    graphql-core gathers concurrent awaitables with asyncio, which fails on trio
+    ("There is no current event loop"); this one runs on both anyio backends.
+    (`settle_in_background`, for siblings of a field whose error already bubbled,
+    needs no change: without an asyncio loop it closes them instead.)
+    """
+
+    def gather_async_work(self, values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        # `info.async_helpers.gather`, used for several async `is_type_of` checks
+        return _gather(*values)
+
+
+for _name, _method in _with_gather(vars(_AnyioExecutor)).items():
+    setattr(_AnyioExecutor, _name, _method)
 
 
 class Operation(NamedTuple):
@@ -281,6 +363,7 @@ class Executor:
             context_value=context_value,
             variable_values=operation.variables,
             operation_name=operation.operation_name,
+            executor_class=_AnyioExecutor,
         )
         if inspect.isawaitable(result):
             result = await result
@@ -297,6 +380,7 @@ class Executor:
             context_value=context_value,
             variable_values=operation.variables,
             operation_name=operation.operation_name,
+            executor_class=_AnyioExecutor,
         )
         if inspect.isawaitable(result):
             result = await result
