@@ -7,7 +7,7 @@ Internal to `stellate_http.responses`, which re-exports it; it lives here so tha
 from __future__ import annotations
 
 import http.cookies
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any, Literal
@@ -57,23 +57,28 @@ class Response:
 
     def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
         """Build `raw_headers` from `headers`, adding content-length and content-type."""
-        raw_headers = [
-            (key.lower().encode("latin-1"), value.encode("latin-1"))
-            for key, value in (headers or {}).items()
-        ]
-        names = {name for name, _ in raw_headers}
+        raw_headers: list[tuple[bytes, bytes]]
+        names: Container[bytes]
+        if headers:
+            raw_headers = [
+                (key.lower().encode("latin-1"), value.encode("latin-1"))
+                for key, value in headers.items()
+            ]
+            names = {name for name, _ in raw_headers}
+        else:
+            raw_headers = []
+            names = ()
 
         body = getattr(self, "body", None)
         # 1xx, 204 and 304 responses never have a body, so they must not announce one.
-        has_body = not (self.status_code < 200 or self.status_code in (204, 304))
+        status_code = self.status_code
+        has_body = not (status_code < 200 or status_code in (204, 304))
         if body is not None and has_body and b"content-length" not in names:
             raw_headers.append((b"content-length", str(len(body)).encode("latin-1")))
 
-        content_type = self.media_type
-        if content_type is not None and b"content-type" not in names:
-            if content_type.startswith("text/") and "charset=" not in content_type.lower():
-                content_type += "; charset=" + self.charset
-            raw_headers.append((b"content-type", content_type.encode("latin-1")))
+        media_type = self.media_type
+        if media_type is not None and b"content-type" not in names:
+            raw_headers.append((b"content-type", _content_type(media_type, self.charset)))
 
         self.raw_headers = raw_headers
 
@@ -178,6 +183,25 @@ class Response:
         await send({"type": "http.response.body", "body": self.body})
         if self.background is not None:
             await self.background()
+
+
+# `content-type` values already encoded, by media type and charset (bounded in size).
+_CONTENT_TYPES: dict[tuple[str, str], bytes] = {}
+_CONTENT_TYPES_MAX = 256
+
+
+def _content_type(media_type: str, charset: str) -> bytes:
+    # The encoded `content-type` of `media_type`, with `charset` added to a text type.
+    key = (media_type, charset)
+    value = _CONTENT_TYPES.get(key)
+    if value is None:
+        content_type = media_type
+        if content_type.startswith("text/") and "charset=" not in content_type.lower():
+            content_type += "; charset=" + charset
+        value = content_type.encode("latin-1")
+        if len(_CONTENT_TYPES) < _CONTENT_TYPES_MAX:
+            _CONTENT_TYPES[key] = value
+    return value
 
 
 def as_bytes(content: object, what: str) -> bytes | memoryview:

@@ -122,9 +122,12 @@ class Request(HTTPConnection[StateT]):
     _form: FormData | None
 
     def __init__(self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send):
-        super().__init__(scope)
         if scope["type"] != "http":
+            # The base class's check first, for its message on a non-connection scope.
+            super().__init__(scope)
             raise _ScopeTypeError(f"Expected scope type 'http', got {scope['type']!r}")
+        # What `HTTPConnection.__init__` does for an `http` scope, without a second check.
+        self.scope = scope
         self._receive = receive
         self._send = send
         self._stream_consumed = False

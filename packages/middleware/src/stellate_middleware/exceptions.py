@@ -33,9 +33,13 @@ ExceptionHandler: TypeAlias = HTTPExceptionHandler | WebSocketExceptionHandler
 
 # Where `ExceptionMiddleware` publishes `(exception_handlers, status_handlers)`.
 _EXCEPTION_HANDLERS_SCOPE_KEY = "stellate.exception_handlers"
+# The same, for the Stellate packages that answer errors next to the endpoint (routing).
+EXCEPTION_HANDLERS_SCOPE_KEY = _EXCEPTION_HANDLERS_SCOPE_KEY
 
 # A response has begun once one of these went out; a second one cannot follow.
-_RESPONSE_START_TYPES = frozenset({"http.response.start", "websocket.http.response.start"})
+RESPONSE_START_TYPES = _RESPONSE_START_TYPES = frozenset(
+    {"http.response.start", "websocket.http.response.start"}
+)
 
 # Status codes whose responses must not carry a body (RFC 9110, 15.3.5 and 15.4.5).
 _BODILESS_STATUS_CODES = frozenset({204, 304})
@@ -72,26 +76,14 @@ def wrap_app_handling_exceptions(app: ASGIApp, conn: Request | WebSocket) -> ASG
         try:
             await app(scope, receive, sender)
         except Exception as exc:
-            handler: ExceptionHandler | None = None
-            if isinstance(exc, HTTPException):
-                handler = status_handlers.get(exc.status_code)
-            if handler is None:
-                handler = _lookup_exception_handler(exception_handlers, exc)
+            handler = find_exception_handler(exception_handlers, status_handlers, exc)
             if handler is None:
                 raise
             if response_started:
                 raise RuntimeError(
                     "Caught handled exception, but response already started."
                 ) from exc
-
-            call: Callable[..., Any] = handler
-            if is_async_callable(call):
-                response = await call(conn, exc)
-            else:
-                response = await run_in_threadpool(call, conn, exc)
-            # WebSocket handlers act on the socket themselves and return None.
-            if response is not None:
-                await response(scope, receive, sender)
+            await respond_with_handler(handler, conn, exc, scope, receive, sender)
 
     return wrapped_app
 
@@ -146,13 +138,35 @@ class ExceptionMiddleware:
             await self.app(scope, receive, send)
             return
 
-        scope[_EXCEPTION_HANDLERS_SCOPE_KEY] = (self._exception_handlers, self._status_handlers)
-        conn: Request | WebSocket
-        if scope["type"] == "http":
-            conn = Request(scope, receive, send)
-        else:
-            conn = WebSocket(scope, receive, send)
-        await wrap_app_handling_exceptions(self.app, conn)(scope, receive, send)
+        exception_handlers = self._exception_handlers
+        status_handlers = self._status_handlers
+        scope[_EXCEPTION_HANDLERS_SCOPE_KEY] = (exception_handlers, status_handlers)
+        # What `wrap_app_handling_exceptions(self.app, conn)` does, without building the
+        # wrapper (and the connection, needed only by a handler) for every request.
+        response_started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] in _RESPONSE_START_TYPES:
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sender)
+        except Exception as exc:
+            handler = find_exception_handler(exception_handlers, status_handlers, exc)
+            if handler is None:
+                raise
+            if response_started:
+                raise RuntimeError(
+                    "Caught handled exception, but response already started."
+                ) from exc
+            conn: Request | WebSocket
+            if scope["type"] == "http":
+                conn = Request(scope, receive, send)
+            else:
+                conn = WebSocket(scope, receive, send)
+            await respond_with_handler(handler, conn, exc, scope, receive, sender)
 
     async def http_exception(self, request: Request, exc: Exception) -> Response:
         """The default `HTTPException` handler: a plain-text response of its `detail`."""
@@ -169,6 +183,43 @@ class ExceptionMiddleware:
                 f"websocket_exception handles WebSocketException, not {type(exc).__name__}"
             )
         await websocket.close(code=exc.code, reason=exc.reason)
+
+
+def find_exception_handler(
+    exception_handlers: _ExceptionHandlers, status_handlers: _StatusHandlers, exc: Exception
+) -> ExceptionHandler | None:
+    """The handler registered for `exc`: by status code for an `HTTPException`, then by class.
+
+    Internal to the Stellate packages (routing calls it next to the endpoint).
+    """
+    handler: ExceptionHandler | None = None
+    if isinstance(exc, HTTPException):
+        handler = status_handlers.get(exc.status_code)
+    if handler is None:
+        handler = _lookup_exception_handler(exception_handlers, exc)
+    return handler
+
+
+async def respond_with_handler(
+    handler: ExceptionHandler,
+    conn: Request | WebSocket,
+    exc: Exception,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """Call `handler(conn, exc)` (a sync one in a thread) and send the response it returns.
+
+    Internal to the Stellate packages.
+    """
+    call: Callable[..., Any] = handler
+    if is_async_callable(call):
+        response = await call(conn, exc)
+    else:
+        response = await run_in_threadpool(call, conn, exc)
+    # WebSocket handlers act on the socket themselves and return None.
+    if response is not None:
+        await response(scope, receive, send)
 
 
 def _lookup_exception_handler(

@@ -11,14 +11,20 @@ from typing import Any, Literal, cast
 
 from stellate_asgi.datastructures import URLPath
 from stellate_asgi.exceptions import HTTPException
-from stellate_asgi.types import ASGIApp, Receive, Scope, Send
+from stellate_asgi.types import ASGIApp, Message, Receive, Scope, Send
 from stellate_asgi.utils import get_route_path, is_async_callable
 from stellate_http.concurrency import run_in_threadpool
 from stellate_http.requests import Request
 from stellate_http.responses import PlainTextResponse, Response
 from stellate_middleware import Middleware
 from stellate_middleware.body_limit import RequestBodyLimitMiddleware
-from stellate_middleware.exceptions import wrap_app_handling_exceptions
+from stellate_middleware.exceptions import (
+    EXCEPTION_HANDLERS_SCOPE_KEY,
+    RESPONSE_START_TYPES,
+    find_exception_handler,
+    respond_with_handler,
+    wrap_app_handling_exceptions,
+)
 from stellate_routing._paths import compile_path, replace_params
 from stellate_routing.convertors import Convertor
 from stellate_websockets.websockets import WebSocket, WebSocketClose
@@ -60,23 +66,49 @@ def request_response(
     """Turn `func(request) -> response` into an ASGI app.
 
     A sync `func` runs in a worker thread. Exceptions go to the handlers registered
-    with `ExceptionMiddleware` (through `wrap_app_handling_exceptions`).
+    with `ExceptionMiddleware` (as `wrap_app_handling_exceptions` would).
     """
-    is_async = is_async_callable(func)
+    # Decided once, here, rather than on every request.
+    call: Callable[[Request], Awaitable[Response]]
+    if is_async_callable(func):
+        call = cast(Callable[[Request], Awaitable[Response]], func)
+    else:
+        sync_func = cast(Callable[[Request], Response], func)
+
+        async def call(request: Request) -> Response:
+            return await run_in_threadpool(sync_func, request)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-
-        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
-            if is_async:
-                response = await cast(Awaitable[Response], func(request))
-            else:
-                response = await run_in_threadpool(
-                    cast(Callable[[Request], Response], func), request
-                )
+        # `wrap_app_handling_exceptions(respond, request)`, inlined: this runs for
+        # every request.
+        handlers = scope.get(EXCEPTION_HANDLERS_SCOPE_KEY)
+        if handlers is None:
+            # No handlers registered: every exception propagates as it is.
+            response = await call(request)
             await response(scope, receive, send)
+            return
 
-        await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
+        response_started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] in RESPONSE_START_TYPES:
+                response_started = True
+            await send(message)
+
+        try:
+            response = await call(request)
+            await response(scope, receive, sender)
+        except Exception as exc:
+            handler = find_exception_handler(handlers[0], handlers[1], exc)
+            if handler is None:
+                raise
+            if response_started:
+                raise RuntimeError(
+                    "Caught handled exception, but response already started."
+                ) from exc
+            await respond_with_handler(handler, request, exc, scope, receive, sender)
 
     return app
 
