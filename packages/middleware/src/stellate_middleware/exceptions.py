@@ -37,9 +37,7 @@ _EXCEPTION_HANDLERS_SCOPE_KEY = "stellate.exception_handlers"
 EXCEPTION_HANDLERS_SCOPE_KEY = _EXCEPTION_HANDLERS_SCOPE_KEY
 
 # A response has begun once one of these went out; a second one cannot follow.
-RESPONSE_START_TYPES = _RESPONSE_START_TYPES = frozenset(
-    {"http.response.start", "websocket.http.response.start"}
-)
+_RESPONSE_START_TYPES = frozenset({"http.response.start", "websocket.http.response.start"})
 
 # Status codes whose responses must not carry a body (RFC 9110, 15.3.5 and 15.4.5).
 _BODILESS_STATUS_CODES = frozenset({204, 304})
@@ -57,33 +55,10 @@ def wrap_app_handling_exceptions(app: ASGIApp, conn: Request | WebSocket) -> ASG
     propagates unchanged; a handled one raised after the response started becomes a
     `RuntimeError`, since the client already has a status line.
     """
-    exception_handlers: _ExceptionHandlers
-    status_handlers: _StatusHandlers
-    try:
-        exception_handlers, status_handlers = conn.scope[_EXCEPTION_HANDLERS_SCOPE_KEY]
-    except KeyError:
-        exception_handlers, status_handlers = {}, {}
+    handlers = conn.scope.get(_EXCEPTION_HANDLERS_SCOPE_KEY)
 
     async def wrapped_app(scope: Scope, receive: Receive, send: Send) -> None:
-        response_started = False
-
-        async def sender(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] in _RESPONSE_START_TYPES:
-                response_started = True
-            await send(message)
-
-        try:
-            await app(scope, receive, sender)
-        except Exception as exc:
-            handler = find_exception_handler(exception_handlers, status_handlers, exc)
-            if handler is None:
-                raise
-            if response_started:
-                raise RuntimeError(
-                    "Caught handled exception, but response already started."
-                ) from exc
-            await respond_with_handler(handler, conn, exc, scope, receive, sender)
+        await call_handling_exceptions(app, scope, receive, send, handlers, conn)
 
     return wrapped_app
 
@@ -138,35 +113,10 @@ class ExceptionMiddleware:
             await self.app(scope, receive, send)
             return
 
-        exception_handlers = self._exception_handlers
-        status_handlers = self._status_handlers
-        scope[_EXCEPTION_HANDLERS_SCOPE_KEY] = (exception_handlers, status_handlers)
-        # What `wrap_app_handling_exceptions(self.app, conn)` does, without building the
-        # wrapper (and the connection, needed only by a handler) for every request.
-        response_started = False
-
-        async def sender(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] in _RESPONSE_START_TYPES:
-                response_started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sender)
-        except Exception as exc:
-            handler = find_exception_handler(exception_handlers, status_handlers, exc)
-            if handler is None:
-                raise
-            if response_started:
-                raise RuntimeError(
-                    "Caught handled exception, but response already started."
-                ) from exc
-            conn: Request | WebSocket
-            if scope["type"] == "http":
-                conn = Request(scope, receive, send)
-            else:
-                conn = WebSocket(scope, receive, send)
-            await respond_with_handler(handler, conn, exc, scope, receive, sender)
+        handlers = (self._exception_handlers, self._status_handlers)
+        scope[_EXCEPTION_HANDLERS_SCOPE_KEY] = handlers
+        # The connection is built only if a handler runs, not for every request.
+        await call_handling_exceptions(self.app, scope, receive, send, handlers, None)
 
     async def http_exception(self, request: Request, exc: Exception) -> Response:
         """The default `HTTPException` handler: a plain-text response of its `detail`."""
@@ -185,13 +135,54 @@ class ExceptionMiddleware:
         await websocket.close(code=exc.code, reason=exc.reason)
 
 
-def find_exception_handler(
+async def call_handling_exceptions(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    handlers: tuple[_ExceptionHandlers, _StatusHandlers] | None,
+    conn: Request | WebSocket | None,
+) -> None:
+    """Run `app`, answering an exception that has a registered handler.
+
+    `handlers` is `(exception_handlers, status_handlers)`, or None when none are
+    registered: then `app` runs as it is and every exception propagates. `conn` is
+    the connection handed to a handler; None builds one from the scope, and only when
+    a handler runs. Internal to the Stellate packages: `wrap_app_handling_exceptions`,
+    `ExceptionMiddleware` and routing's endpoints all go through it.
+    """
+    if handlers is None:
+        await app(scope, receive, send)
+        return
+    response_started = False
+
+    async def sender(message: Message) -> None:
+        nonlocal response_started
+        if message["type"] in _RESPONSE_START_TYPES:
+            response_started = True
+        await send(message)
+
+    try:
+        await app(scope, receive, sender)
+    except Exception as exc:
+        handler = _find_exception_handler(handlers[0], handlers[1], exc)
+        if handler is None:
+            raise
+        if response_started:
+            raise RuntimeError("Caught handled exception, but response already started.") from exc
+        if conn is None:
+            conn = (
+                Request(scope, receive, send)
+                if scope["type"] == "http"
+                else WebSocket(scope, receive, send)
+            )
+        await _respond_with_handler(handler, conn, exc, scope, receive, sender)
+
+
+def _find_exception_handler(
     exception_handlers: _ExceptionHandlers, status_handlers: _StatusHandlers, exc: Exception
 ) -> ExceptionHandler | None:
-    """The handler registered for `exc`: by status code for an `HTTPException`, then by class.
-
-    Internal to the Stellate packages (routing calls it next to the endpoint).
-    """
+    """The handler registered for `exc`: by status code for an `HTTPException`, then by class."""
     handler: ExceptionHandler | None = None
     if isinstance(exc, HTTPException):
         handler = status_handlers.get(exc.status_code)
@@ -200,7 +191,7 @@ def find_exception_handler(
     return handler
 
 
-async def respond_with_handler(
+async def _respond_with_handler(
     handler: ExceptionHandler,
     conn: Request | WebSocket,
     exc: Exception,
@@ -208,10 +199,7 @@ async def respond_with_handler(
     receive: Receive,
     send: Send,
 ) -> None:
-    """Call `handler(conn, exc)` (a sync one in a thread) and send the response it returns.
-
-    Internal to the Stellate packages.
-    """
+    """Call `handler(conn, exc)` (a sync one in a thread) and send the response it returns."""
     call: Callable[..., Any] = handler
     if is_async_callable(call):
         response = await call(conn, exc)

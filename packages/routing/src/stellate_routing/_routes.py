@@ -11,7 +11,7 @@ from typing import Any, Literal, cast
 
 from stellate_asgi.datastructures import URLPath
 from stellate_asgi.exceptions import HTTPException
-from stellate_asgi.types import ASGIApp, Message, Receive, Scope, Send
+from stellate_asgi.types import ASGIApp, Receive, Scope, Send
 from stellate_asgi.utils import get_route_path, is_async_callable
 from stellate_http.concurrency import run_in_threadpool
 from stellate_http.requests import Request
@@ -20,9 +20,7 @@ from stellate_middleware import Middleware
 from stellate_middleware.body_limit import RequestBodyLimitMiddleware
 from stellate_middleware.exceptions import (
     EXCEPTION_HANDLERS_SCOPE_KEY,
-    RESPONSE_START_TYPES,
-    find_exception_handler,
-    respond_with_handler,
+    call_handling_exceptions,
     wrap_app_handling_exceptions,
 )
 from stellate_routing._paths import compile_path, replace_params
@@ -80,35 +78,14 @@ def request_response(
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-        # `wrap_app_handling_exceptions(respond, request)`, inlined: this runs for
-        # every request.
-        handlers = scope.get(EXCEPTION_HANDLERS_SCOPE_KEY)
-        if handlers is None:
-            # No handlers registered: every exception propagates as it is.
+
+        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
             response = await call(request)
             await response(scope, receive, send)
-            return
 
-        response_started = False
-
-        async def sender(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] in RESPONSE_START_TYPES:
-                response_started = True
-            await send(message)
-
-        try:
-            response = await call(request)
-            await response(scope, receive, sender)
-        except Exception as exc:
-            handler = find_exception_handler(handlers[0], handlers[1], exc)
-            if handler is None:
-                raise
-            if response_started:
-                raise RuntimeError(
-                    "Caught handled exception, but response already started."
-                ) from exc
-            await respond_with_handler(handler, request, exc, scope, receive, sender)
+        # `wrap_app_handling_exceptions(respond, request)`, without building the wrapper.
+        handlers = scope.get(EXCEPTION_HANDLERS_SCOPE_KEY)
+        await call_handling_exceptions(respond, scope, receive, send, handlers, request)
 
     return app
 
