@@ -327,7 +327,7 @@ def test_index_tries_only_the_candidates() -> None:
     router = Router(routes=routes)
 
     def candidates(path: str) -> list[BaseRoute]:
-        return router._candidates({"type": "http", "path": path, "root_path": ""})
+        return list(router._candidates({"type": "http", "path": path, "root_path": ""}))
 
     assert candidates("/static/1500") == [routes[1500]]
     assert candidates("/users/1999/42") == [routes[3999]]
@@ -343,9 +343,9 @@ def test_index_with_extra_candidates_keeps_declaration_order() -> None:
     second = Route("/a/b", http_endpoint)
     router = Router(routes=[second, host, first, mount])
     scope = {"type": "http", "path": "/a/b", "root_path": ""}
-    assert router._candidates(scope) == [second, host, mount]
+    assert list(router._candidates(scope)) == [second, host, mount]
     scope = {"type": "http", "path": "/a", "root_path": ""}
-    assert router._candidates(scope) == [host, first, mount]
+    assert list(router._candidates(scope)) == [host, first, mount]
 
 
 def test_trailing_newline_is_matched_as_the_regex_does() -> None:

@@ -13,11 +13,12 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from stellate_asgi.types import ASGIApp, Message, Receive, Scope, Send
+from stellate_asgi.types import ASGIApp, Receive, Scope, Send
 from stellate_asgi.utils import is_async_callable
 from stellate_http.concurrency import run_in_threadpool
 from stellate_http.requests import Request
 from stellate_http.responses import HTMLResponse, PlainTextResponse, Response
+from stellate_middleware._tracking import tracking
 from stellate_middleware.exceptions import ExceptionHandler
 
 __all__ = [
@@ -168,16 +169,9 @@ class ServerErrorMiddleware:
             await self.app(scope, receive, send)
             return
 
-        response_started = False
-
-        async def _send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
+        tracker = tracking(send)
         try:
-            await self.app(scope, receive, _send)
+            await self.app(scope, receive, tracker)
         except Exception as exc:
             request = Request(scope)
             response: Response | None
@@ -193,8 +187,8 @@ class ServerErrorMiddleware:
                 else:
                     response = await run_in_threadpool(handler, request, exc)
 
-            if not response_started and response is not None:
-                await response(scope, receive, send)
+            if not tracker.started and response is not None:
+                await response(scope, receive, tracker)
 
             # Always re-raise: the server logs it, and a test client can surface it.
             raise

@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeAlias
 
 from stellate_asgi.exceptions import HTTPException, WebSocketException
-from stellate_asgi.types import ASGIApp, Message, Receive, Scope, Send
+from stellate_asgi.types import ASGIApp, Receive, Scope, Send
 from stellate_asgi.utils import is_async_callable
 from stellate_http.concurrency import run_in_threadpool
 from stellate_http.requests import Request
 from stellate_http.responses import PlainTextResponse, Response
+from stellate_middleware._tracking import SendTracker, tracking
 from stellate_websockets.websockets import WebSocket
 
 __all__ = [
@@ -35,9 +36,6 @@ ExceptionHandler: TypeAlias = HTTPExceptionHandler | WebSocketExceptionHandler
 _EXCEPTION_HANDLERS_SCOPE_KEY = "stellate.exception_handlers"
 # The same, for the Stellate packages that answer errors next to the endpoint (routing).
 EXCEPTION_HANDLERS_SCOPE_KEY = _EXCEPTION_HANDLERS_SCOPE_KEY
-
-# A response has begun once one of these went out; a second one cannot follow.
-_RESPONSE_START_TYPES = frozenset({"http.response.start", "websocket.http.response.start"})
 
 # Status codes whose responses must not carry a body (RFC 9110, 15.3.5 and 15.4.5).
 _BODILESS_STATUS_CODES = frozenset({204, 304})
@@ -88,6 +86,8 @@ class ExceptionMiddleware:
         if handlers is not None:
             for key, value in handlers.items():
                 self.add_exception_handler(key, value)
+        # Published as they are in every scope; `add_exception_handler` updates them in place.
+        self._handlers = (self._exception_handlers, self._status_handlers)
 
     def add_exception_handler(
         self,
@@ -113,10 +113,16 @@ class ExceptionMiddleware:
             await self.app(scope, receive, send)
             return
 
-        handlers = (self._exception_handlers, self._status_handlers)
+        handlers = self._handlers
         scope[_EXCEPTION_HANDLERS_SCOPE_KEY] = handlers
-        # The connection is built only if a handler runs, not for every request.
-        await call_handling_exceptions(self.app, scope, receive, send, handlers, None)
+        # `call_handling_exceptions`, inlined on this hot path. The connection is built
+        # only if a handler runs (conn None), not for every request.
+        tracker = tracking(send)
+        try:
+            await self.app(scope, receive, tracker)
+        except Exception as exc:
+            if not await answer_exception(exc, handlers, None, scope, receive, tracker):
+                raise
 
     async def http_exception(self, request: Request, exc: Exception) -> Response:
         """The default `HTTPException` handler: a plain-text response of its `detail`."""
@@ -154,29 +160,40 @@ async def call_handling_exceptions(
     if handlers is None:
         await app(scope, receive, send)
         return
-    response_started = False
-
-    async def sender(message: Message) -> None:
-        nonlocal response_started
-        if message["type"] in _RESPONSE_START_TYPES:
-            response_started = True
-        await send(message)
-
+    tracker = tracking(send)
     try:
-        await app(scope, receive, sender)
+        await app(scope, receive, tracker)
     except Exception as exc:
-        handler = _find_exception_handler(handlers[0], handlers[1], exc)
-        if handler is None:
+        if not await answer_exception(exc, handlers, conn, scope, receive, tracker):
             raise
-        if response_started:
-            raise RuntimeError("Caught handled exception, but response already started.") from exc
-        if conn is None:
-            conn = (
-                Request(scope, receive, send)
-                if scope["type"] == "http"
-                else WebSocket(scope, receive, send)
-            )
-        await _respond_with_handler(handler, conn, exc, scope, receive, sender)
+
+
+async def answer_exception(
+    exc: Exception,
+    handlers: tuple[_ExceptionHandlers, _StatusHandlers],
+    conn: Request | WebSocket | None,
+    scope: Scope,
+    receive: Receive,
+    tracker: SendTracker,
+) -> bool:
+    """Answer `exc` with its registered handler; False when it has none (re-raise it).
+
+    For callers that inline `call_handling_exceptions` on a hot path; `tracker` is the
+    send the app under them used. `conn` None builds the connection from the scope.
+    """
+    handler = _find_exception_handler(handlers[0], handlers[1], exc)
+    if handler is None:
+        return False
+    if tracker.started:
+        raise RuntimeError("Caught handled exception, but response already started.") from exc
+    if conn is None:
+        conn = (
+            Request(scope, receive, tracker.send)
+            if scope["type"] == "http"
+            else WebSocket(scope, receive, tracker.send)
+        )
+    await _respond_with_handler(handler, conn, exc, scope, receive, tracker)
+    return True
 
 
 def _find_exception_handler(

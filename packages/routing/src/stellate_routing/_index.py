@@ -69,6 +69,11 @@ class RouteIndex(Generic[T]):
         self.routes = tuple(routes)
         self._root = _Node()
         self._always: list[int] = []
+        # The candidates of each static template's own path, worked out once by `freeze`:
+        # the most requested paths skip the trie walk. Keyed by templates only, never by
+        # request paths, so its size is fixed by the routes.
+        self._exact: dict[str, tuple[T, ...]] = {}
+        self._static_paths: list[str] = []
 
     def add(
         self, position: int, path_format: str, convertors: Mapping[str, Convertor[Any]]
@@ -77,6 +82,8 @@ class RouteIndex(Generic[T]):
         if not path_format.startswith("/"):
             self._always.append(position)
             return
+        if not convertors:
+            self._static_paths.append(path_format)
         node = self._root
         placed: set[str] = set()
         for segment in path_format[1:].split("/"):
@@ -102,8 +109,18 @@ class RouteIndex(Generic[T]):
         """Make the route at `position` a candidate for every path."""
         self._always.append(position)
 
-    def lookup(self, route_path: str) -> list[T]:
+    def freeze(self) -> None:
+        """Precompute the candidates of every static template's path; call after the adds."""
+        self._exact = {path: tuple(self._walk(path)) for path in self._static_paths}
+
+    def lookup(self, route_path: str) -> Sequence[T]:
         """The routes that could match `route_path`, in declaration order."""
+        exact = self._exact.get(route_path)
+        if exact is not None:
+            return exact
+        return self._walk(route_path)
+
+    def _walk(self, route_path: str) -> list[T]:
         positions = list(self._always)
         # Every indexed template starts with "/", and so does everything it matches.
         if route_path.startswith("/"):
@@ -117,7 +134,27 @@ class RouteIndex(Generic[T]):
         return [routes[position] for position in positions]
 
     def _collect(self, segments: list[str], out: list[int]) -> None:
-        frontier = [self._root]
+        # Most paths follow a single branch of the trie: walk it without a frontier
+        # list until a segment could go both ways (a static child and the wildcard).
+        node = self._root
+        for depth, segment in enumerate(segments):
+            out.extend(node.prefix)
+            child = node.static.get(segment)
+            wildcard = node.wildcard if segment else None
+            if child is None:
+                if wildcard is None:
+                    return
+                node = wildcard
+            elif wildcard is None:
+                node = child
+            else:
+                self._collect_from([child, wildcard], segments[depth + 1 :], out)
+                return
+        out.extend(node.prefix)
+        out.extend(node.terminal)
+
+    def _collect_from(self, frontier: list[_Node], segments: list[str], out: list[int]) -> None:
+        # The general walk: every node the segments so far could have reached.
         for segment in segments:
             following: list[_Node] = []
             for node in frontier:

@@ -17,10 +17,11 @@ from stellate_http.concurrency import run_in_threadpool
 from stellate_http.requests import Request
 from stellate_http.responses import PlainTextResponse, Response
 from stellate_middleware import Middleware
+from stellate_middleware._tracking import tracking
 from stellate_middleware.body_limit import RequestBodyLimitMiddleware
 from stellate_middleware.exceptions import (
     EXCEPTION_HANDLERS_SCOPE_KEY,
-    call_handling_exceptions,
+    answer_exception,
     wrap_app_handling_exceptions,
 )
 from stellate_routing._paths import compile_path, replace_params
@@ -58,6 +59,10 @@ class Match(Enum):
     FULL = 2
 
 
+# Module-level aliases: `matches` runs for every candidate of every request.
+_NONE, _PARTIAL, _FULL = Match.NONE, Match.PARTIAL, Match.FULL
+
+
 def request_response(
     func: Callable[[Request], Awaitable[Response] | Response],
 ) -> ASGIApp:
@@ -76,16 +81,21 @@ def request_response(
         async def call(request: Request) -> Response:
             return await run_in_threadpool(sync_func, request)
 
+    # `wrap_app_handling_exceptions` inlined: this runs for every request.
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-
-        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+        handlers = scope.get(EXCEPTION_HANDLERS_SCOPE_KEY)
+        if handlers is None:
             response = await call(request)
             await response(scope, receive, send)
-
-        # `wrap_app_handling_exceptions(respond, request)`, without building the wrapper.
-        handlers = scope.get(EXCEPTION_HANDLERS_SCOPE_KEY)
-        await call_handling_exceptions(respond, scope, receive, send, handlers, request)
+            return
+        tracker = tracking(send)
+        try:
+            response = await call(request)
+            await response(scope, receive, tracker)
+        except Exception as exc:
+            if not await answer_exception(exc, handlers, request, scope, receive, tracker):
+                raise
 
     return app
 
@@ -191,10 +201,11 @@ class Route(BaseRoute):
             path_params = _path_params(self, scope)
             if path_params is not None:
                 child_scope = {"endpoint": self.endpoint, "path_params": path_params}
-                if self.methods and scope["method"] not in self.methods:
-                    return Match.PARTIAL, child_scope
-                return Match.FULL, child_scope
-        return Match.NONE, {}
+                methods = self.methods
+                if methods and scope["method"] not in methods:
+                    return _PARTIAL, child_scope
+                return _FULL, child_scope
+        return _NONE, {}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         return _reverse(self, name, path_params, "http")
@@ -309,7 +320,8 @@ def matched_path_params(
     (Starlette lets that error become a 500; a path is client input, so here it is a
     404, e.g. for an `{id:int}` of more digits than `int()` accepts.)
     """
-    path_params = dict(scope.get("path_params", {}))
+    outer = scope.get("path_params")
+    path_params = dict(outer) if outer else {}
     try:
         for key, value in matched.items():
             path_params[key] = convertors[key].convert(value)
@@ -323,6 +335,9 @@ def _path_params(route: Route | WebSocketRoute, scope: Scope) -> dict[str, Any] 
     match = route.path_regex.match(get_route_path(scope))
     if match is None:
         return None
+    if not route.param_convertors:
+        outer = scope.get("path_params")
+        return dict(outer) if outer else {}
     return matched_path_params(scope, match.groupdict(), route.param_convertors)
 
 

@@ -316,10 +316,11 @@ class Router:
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The router itself, inside its `middleware`."""
-        assert scope["type"] in ("http", "websocket", "lifespan")
+        scope_type = scope["type"]
+        assert scope_type in ("http", "websocket", "lifespan")
         if "router" not in scope:
             scope["router"] = self
-        if scope["type"] == "lifespan":
+        if scope_type == "lifespan":
             await self.lifespan(scope, receive, send)
             return
 
@@ -330,7 +331,7 @@ class Router:
             await route.handle(scope, receive, send)
             return
 
-        if scope["type"] == "http" and self.redirect_slashes:
+        if scope_type == "http" and self.redirect_slashes:
             redirect_url = self._slash_redirect(scope)
             if redirect_url is not None:
                 response = RedirectResponse(url=redirect_url)
@@ -377,7 +378,7 @@ class Router:
         """Append a `WebSocketRoute`."""
         self.routes.append(WebSocketRoute(path, endpoint=endpoint, name=name))
 
-    def _candidates(self, scope: Scope) -> list[BaseRoute]:
+    def _candidates(self, scope: Scope) -> Sequence[BaseRoute]:
         # Every route that could match `scope`, in declaration order (a superset).
         scope_type: str = scope["type"]
         index: RouteIndex[BaseRoute] = self._routes.cached(scope_type, _INDEX_BUILDERS[scope_type])
@@ -386,11 +387,13 @@ class Router:
     def _match(self, scope: Scope) -> tuple[BaseRoute | None, Scope]:
         # First full match in declaration order, else the first partial one.
         partial: tuple[BaseRoute, Scope] | None = None
-        for route in self._candidates(scope):
+        scope_type: str = scope["type"]
+        index: RouteIndex[BaseRoute] = self._routes.cached(scope_type, _INDEX_BUILDERS[scope_type])
+        for route in index.lookup(get_route_path(scope)):
             match, child_scope = route.matches(scope)
-            if match == Match.FULL:
+            if match is Match.FULL:
                 return route, child_scope
-            if match == Match.PARTIAL and partial is None:
+            if match is Match.PARTIAL and partial is None:
                 partial = (route, child_scope)
         if partial is not None:
             return partial
@@ -477,6 +480,7 @@ def _build_index(scope_type: str, routes: Sequence[BaseRoute]) -> RouteIndex[Bas
         else:
             # A Host, a route that matches its own way, or anything else: always tried.
             index.add_always(position)
+    index.freeze()
     return index
 
 
