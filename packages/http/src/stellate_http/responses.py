@@ -77,13 +77,13 @@ class JSONResponse(Response):
         super().__init__(content, status_code, headers, media_type, background)
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(
-            content,
-            ensure_ascii=False,
-            allow_nan=False,
-            indent=None,
-            separators=(",", ":"),
-        ).encode("utf-8")
+        return _JSON_ENCODER.encode(content).encode("utf-8")
+
+
+# Made once: `json.dumps` with any non-default option builds a new encoder per call.
+_JSON_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+)
 
 
 class RedirectResponse(Response):
