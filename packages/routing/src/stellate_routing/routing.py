@@ -404,12 +404,19 @@ class Router:
         route_path = get_route_path(scope)
         if route_path == "/":
             return None
-        redirect_scope = dict(scope)
-        if route_path.endswith("/"):
-            redirect_scope["path"] = redirect_scope["path"].rstrip("/")
-        else:
-            redirect_scope["path"] = redirect_scope["path"] + "/"
-        for route in self._candidates(redirect_scope):
+        path: str = scope["path"]
+        redirect_path = path.rstrip("/") if route_path.endswith("/") else path + "/"
+        # The index needs only these keys; most 404s end here, without copying the scope.
+        lookup_scope = {
+            "type": scope["type"],
+            "path": redirect_path,
+            "root_path": scope.get("root_path", ""),
+        }
+        candidates = self._candidates(lookup_scope)
+        if not candidates:
+            return None
+        redirect_scope = {**scope, "path": redirect_path}
+        for route in candidates:
             match, _ = route.matches(redirect_scope)
             if match != Match.NONE:
                 return _safe_location(str(URL(scope=redirect_scope)))
