@@ -221,6 +221,16 @@ def test_url_from_scope_server() -> None:
     )
 
 
+def test_url_from_scope_server_port_given_as_a_string() -> None:
+    # granian puts the port in `scope["server"]` as a string; the default is still implied.
+    assert URL(scope=http_scope(server=("example.org", "80"))) == (
+        "http://example.org/path/to/somewhere"
+    )
+    assert URL(scope=http_scope(server=("example.org", "8000"))) == (
+        "http://example.org:8000/path/to/somewhere"
+    )
+
+
 def test_url_from_scope_ipv6_server_is_bracketed() -> None:
     url = URL(scope=http_scope(server=("::1", 8000)))
     assert url == "http://[::1]:8000/path/to/somewhere"

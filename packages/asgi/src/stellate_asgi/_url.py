@@ -223,7 +223,8 @@ def _url_from_scope(scope: Scope) -> str:
         host, port = server
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
-        default_port = port is None or port == _DEFAULT_PORTS.get(scheme)
+        # `str`: some servers (granian) give the port as a string, not the spec's int.
+        default_port = port is None or str(port) == str(_DEFAULT_PORTS.get(scheme))
         netloc = host if default_port else f"{host}:{port}"
     else:
         netloc = None
