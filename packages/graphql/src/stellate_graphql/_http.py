@@ -387,7 +387,12 @@ async def _serve_multipart(app: HTTPApp, request: Request, media_type: str) -> R
 
 def _check_content_length(request: Request, limit: int) -> None:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is None or not (declared.isascii() and declared.isdigit()):
+        return
+    # Compared by length first: `int()` of thousands of digits raises (past 4300) or
+    # costs quadratic time, and a hostile length must be a 413, never a 500.
+    digits = declared.lstrip("0")
+    if len(digits) > len(str(limit)) or int(digits or "0") > limit:
         raise _too_large(limit)
 
 

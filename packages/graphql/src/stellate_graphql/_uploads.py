@@ -54,9 +54,10 @@ def _place_file(operations: Any, path: str, upload: UploadFile) -> None:
     a null inside the variables of an operation."""
     keys = path.split(".")
     if isinstance(operations, list):
-        if not keys[0].isdigit() or int(keys[0]) >= len(operations):
+        index = _list_index(keys[0], operations)
+        if index is None:
             raise RequestError(f"The file path {path!r} does not name an operation of the batch.")
-        target = operations[int(keys[0])]
+        target = operations[index]
         keys = keys[1:]
     else:
         target = operations
@@ -66,15 +67,11 @@ def _place_file(operations: Any, path: str, upload: UploadFile) -> None:
     for key in keys[:-1]:
         container = _step(container, key, path)
     last = keys[-1]
+    index = _list_index(last, container) if isinstance(container, list) else None
     if isinstance(container, dict) and container.get(last, ...) is None:
         container[last] = upload
-    elif (
-        isinstance(container, list)
-        and last.isdigit()
-        and int(last) < len(container)
-        and container[int(last)] is None
-    ):
-        container[int(last)] = upload
+    elif isinstance(container, list) and index is not None and container[index] is None:
+        container[index] = upload
     else:
         raise RequestError(f"The file path {path!r} does not point at a null in the operations.")
 
@@ -82,6 +79,22 @@ def _place_file(operations: Any, path: str, upload: UploadFile) -> None:
 def _step(container: Any, key: str, path: str) -> Any:
     if isinstance(container, dict) and key in container:
         return container[key]
-    if isinstance(container, list) and key.isdigit() and int(key) < len(container):
-        return container[int(key)]
+    if isinstance(container, list) and (index := _list_index(key, container)) is not None:
+        return container[index]
     raise RequestError(f"The file path {path!r} does not exist in the operations.")
+
+
+def _list_index(key: str, items: list[Any]) -> int | None:
+    """`key` as an index into `items`, or None when it is not one.
+
+    Only ASCII digits count ("²" passes `isdigit` but not `int`), and a key longer
+    than the list's length in digits is out of range without being converted (`int`
+    refuses past 4300 digits): client input must give a 400, never a 500.
+    """
+    if not (key.isascii() and key.isdigit()):
+        return None
+    digits = key.lstrip("0")
+    if len(digits) > len(str(len(items))):
+        return None
+    index = int(digits or "0")
+    return index if index < len(items) else None

@@ -568,11 +568,20 @@ def _origin_allowed(allowed: Sequence[str] | None, origin: str | None, host: str
     if "*" in allowed:
         return True
     origin = _normalise_origin(origin)
-    if host is not None and urlsplit(origin).netloc == host.strip().lower():
+    if host is not None and _netloc(origin) == host.strip().lower():
         # Same origin (a page served by this app, GraphiQL): a browser sets both
         # headers, and a cross-site page cannot make them agree.
         return True
     return origin in {_normalise_origin(item) for item in allowed}
+
+
+def _netloc(origin: str) -> str | None:
+    # `urlsplit` raises on a malformed IPv6 literal ("http://[evil"): such an Origin
+    # names no host at all, so it is nobody's origin, never an error.
+    try:
+        return urlsplit(origin).netloc
+    except ValueError:
+        return None
 
 
 async def _refuse_origin(websocket: WebSocket) -> None:

@@ -60,10 +60,23 @@ class Response:
         raw_headers: list[tuple[bytes, bytes]]
         names: Container[bytes]
         if headers:
-            raw_headers = [
-                (key.lower().encode("latin-1"), value.encode("latin-1"))
-                for key, value in headers.items()
-            ]
+            raw_headers = []
+            for key, value in headers.items():
+                # As `MutableHeaders` does: a value taken from user input must not split
+                # the header block (header injection). Six scans in C, no call.
+                if (
+                    "\r" in key
+                    or "\n" in key
+                    or "\0" in key
+                    or "\r" in value
+                    or "\n" in value
+                    or "\0" in value
+                ):
+                    raise ValueError(
+                        f"Invalid header {key!r}: names and values must not contain "
+                        "CR, LF or NUL characters"
+                    )
+                raw_headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
             names = {name for name, _ in raw_headers}
         else:
             raw_headers = []

@@ -137,8 +137,9 @@ class WebSocketEndpoint:
             raw = message.get("bytes")
             try:
                 return json.loads(text if text is not None else (raw or b"").decode("utf-8"))
-            except ValueError:
-                # Also covers bytes that are not UTF-8 (UnicodeDecodeError).
+            except (ValueError, RecursionError):
+                # Also covers bytes that are not UTF-8 (UnicodeDecodeError), and arrays
+                # nested past the recursion limit, which a client controls as well.
                 await websocket.close(code=status.WS_1003_UNSUPPORTED_DATA)
                 raise RuntimeError("Malformed JSON data received.")
 
