@@ -1,61 +1,118 @@
-"""Run the in-process benchmarks and print a table: `python -m tests.benchmarks --help`."""
+"""Run the benchmarks and print tables: `python -m tests.benchmarks --help`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
-import starlette
-
-import stellate
-from tests.benchmarks import basic, bodies, routing
-from tests.benchmarks.harness import Result, SanityError, Scenario, check, measure
+from tests.benchmarks import basic, bodies, e2e, gql, middleware, responses, routing, websocket
+from tests.benchmarks.harness import Result, SanityError, Scenario, check, measure, peak_memory
+from tests.benchmarks.plot import ratio_svg
+from tests.benchmarks.report import (
+    DOCS,
+    machine,
+    memory_table,
+    replace_section,
+    table,
+    timing_table,
+)
 
 __all__ = ["main"]
 
-COLUMNS = (
-    "scenario",
-    "raw µs",
-    "stellate µs",
-    "Starlette µs",
-    "stellate / raw",
-    "Starlette / raw",
-    "stellate / Starlette",
-)
+PLOT = DOCS.with_name("performance.svg")
 
 
-def _scenarios() -> list[Scenario]:
-    return [*basic.scenarios(), *routing.scenarios(), *bodies.scenarios()]
-
-
-def _row(result: Result) -> list[str]:
-    raw, ours, theirs = (result.median(name) for name in ("raw", "stellate", "starlette"))
+def scenarios(directory: Path) -> list[Scenario]:
+    """Every in-process scenario, in table order; files they serve go into `directory`."""
     return [
-        result.name,
-        f"{raw:.1f}",
-        f"{ours:.1f}",
-        f"{theirs:.1f}",
-        f"{ours / raw:.2f}x",
-        f"{theirs / raw:.2f}x",
-        f"{ours / theirs:.2f}x",
+        *basic.scenarios(),
+        *routing.scenarios(),
+        *middleware.scenarios(),
+        *bodies.scenarios(),
+        *responses.scenarios(directory),
+        *websocket.scenarios(),
+        *gql.scenarios(),
     ]
 
 
-def _table(rows: Sequence[Sequence[str]], markdown: bool) -> str:
-    if markdown:
-        lines = ["| " + " | ".join(COLUMNS) + " |", "|---" + "|---:" * (len(COLUMNS) - 1) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
-    widths = [max(len(row[i]) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
-    lines = []
-    for row in [COLUMNS, *rows]:
-        cells = [row[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-        lines.append("  ".join(cells))
-    return "\n".join(lines)
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="Raw ASGI, stellate, Starlette (and installed peers) on the same workloads:"
+        " median µs per request in-process, or requests/s end to end with --e2e.",
+    )
+    parser.add_argument("--rounds", type=int, default=7, help="rounds per scenario (default 7)")
+    parser.add_argument(
+        "--iterations", type=int, default=1000, help="requests per round (default 1000)"
+    )
+    parser.add_argument("--only", metavar="TEXT", help="run the scenarios whose name has TEXT")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help="also write the results into docs/performance.md (and the plot, in-process)",
+    )
+    parser.add_argument(
+        "--e2e", action="store_true", help="serve the apps with uvicorn and granian, load with wrk"
+    )
+    parser.add_argument("--duration", type=int, default=5, help="--e2e: seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=64, help="--e2e: wrk connections")
+    parser.add_argument("--repeats", type=int, default=3, help="--e2e: runs per case (median)")
+    parser.add_argument(
+        "--server", action="append", choices=e2e.SERVERS, help="--e2e: only this server"
+    )
+    options = parser.parse_args(argv)
+    if min(options.rounds, options.iterations, options.duration, options.repeats) < 1:
+        parser.error("--rounds, --iterations, --duration and --repeats must be at least 1")
+    if options.write_docs and (options.only or options.server):
+        parser.error("--write-docs records complete runs only: drop --only and --server")
+    if options.e2e:
+        return _end_to_end(options)
+    with tempfile.TemporaryDirectory(prefix="stellate-bench-") as directory:
+        return _in_process(parser, options, Path(directory))
+
+
+def _in_process(
+    parser: argparse.ArgumentParser, options: argparse.Namespace, directory: Path
+) -> int:
+    selected = [
+        scenario
+        for scenario in scenarios(directory)
+        if options.only is None or options.only.lower() in scenario.name.lower()
+    ]
+    if not selected:
+        parser.error(f"no scenario matches {options.only!r}")
+    run = f"{options.rounds} rounds of {options.iterations:,} requests"
+    host = machine()
+    print(f"{host}; {run}", file=sys.stderr)
+    try:
+        results = asyncio.run(_bench(selected, options.rounds, options.iterations))
+    except SanityError as error:
+        print(f"scripts/bench: {error}", file=sys.stderr)
+        return 1
+    timing = table(*timing_table(results), options.markdown)
+    memory = table(*memory_table(results), options.markdown)
+    print(timing)
+    if any(result.memory for result in results):
+        print("\nPeak traced memory above baseline while handling one request:\n")
+        print(memory)
+    if options.write_docs:
+        markdown = [
+            f"One run of `scripts/bench --write-docs` ({run}; the slow scenarios send fewer,"
+            f" see above) on this machine: {host}.",
+            table(*timing_table(results), markdown=True),
+            "Peak memory traced (`tracemalloc`) above the baseline while handling one"
+            " request, same run:",
+            table(*memory_table(results), markdown=True),
+        ]
+        _write_docs("bench:in-process", "\n\n".join(markdown))
+        PLOT.write_text(ratio_svg(results), encoding="utf-8")
+        print(f"\nwrote {DOCS} and {PLOT}", file=sys.stderr)
+    return 0
 
 
 async def _bench(scenarios: Sequence[Scenario], rounds: int, iterations: int) -> list[Result]:
@@ -64,45 +121,41 @@ async def _bench(scenarios: Sequence[Scenario], rounds: int, iterations: int) ->
     results = []
     for scenario in scenarios:
         print(f"  {scenario.name} ...", file=sys.stderr, flush=True)
-        results.append(await measure(scenario, rounds, iterations))
+        result = await measure(scenario, rounds, iterations)
+        if scenario.memory:
+            await peak_memory(scenario, result)
+        results.append(result)
     return results
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="scripts/bench",
-        description="Median µs per request of raw ASGI, stellate and Starlette, in-process.",
+def _end_to_end(options: argparse.Namespace) -> int:
+    load = e2e.Load(options.duration, options.connections, repeats=options.repeats)
+    servers = options.server or e2e.SERVERS
+    description = (
+        f"wrk -t{load.threads} -c{load.connections} -d{load.duration}s,"
+        f" median of {load.repeats} interleaved runs, one server worker"
     )
-    parser.add_argument("--rounds", type=int, default=7, help="rounds per scenario (default 7)")
-    parser.add_argument(
-        "--iterations", type=int, default=1000, help="requests per round (default 1000)"
-    )
-    parser.add_argument("--only", metavar="TEXT", help="run the scenarios whose name has TEXT")
-    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    options = parser.parse_args(argv)
-    if options.rounds < 1 or options.iterations < 1:
-        parser.error("--rounds and --iterations must be at least 1")
-
-    scenarios = [
-        scenario
-        for scenario in _scenarios()
-        if options.only is None or options.only.lower() in scenario.name.lower()
-    ]
-    if not scenarios:
-        parser.error(f"no scenario matches {options.only!r}")
-    print(
-        f"Python {platform.python_version()} on {platform.machine()}, asyncio;"
-        f" stellate {stellate.__version__}, Starlette {starlette.__version__};"
-        f" {options.rounds} rounds of {options.iterations} requests",
-        file=sys.stderr,
-    )
+    host = machine()
+    print(f"{host}; {description}", file=sys.stderr)
     try:
-        results = asyncio.run(_bench(scenarios, options.rounds, options.iterations))
-    except SanityError as error:
+        cases = e2e.run(load, servers)
+    except e2e.WrkMissing as error:
         print(f"scripts/bench: {error}", file=sys.stderr)
         return 1
-    print(_table([_row(result) for result in results], options.markdown))
+    print(table(*e2e.table_rows(cases), options.markdown))
+    if options.write_docs:
+        markdown = [
+            f"One run of `scripts/bench --e2e --write-docs` ({description}) on this machine:"
+            f" {host}; {e2e.server_versions()}.",
+            table(*e2e.table_rows(cases), markdown=True),
+        ]
+        _write_docs("bench:e2e", "\n\n".join(markdown))
+        print(f"\nwrote {DOCS}", file=sys.stderr)
     return 0
+
+
+def _write_docs(marker: str, content: str) -> None:
+    DOCS.write_text(replace_section(DOCS.read_text("utf-8"), marker, content), encoding="utf-8")
 
 
 if __name__ == "__main__":

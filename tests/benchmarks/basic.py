@@ -13,6 +13,7 @@ import stellate.applications
 import stellate.requests
 import stellate.responses
 import stellate.routing
+from tests.benchmarks import peers
 from tests.benchmarks.harness import (
     Receive,
     Request,
@@ -57,7 +58,7 @@ async def _starlette_json(request: starlette.requests.Request) -> starlette.resp
 
 
 def scenarios() -> list[Scenario]:
-    """Plaintext and JSON, each a single `GET /`."""
+    """Plaintext and JSON, each a single `GET /`; installed peers join in (see `peers`)."""
     request = Request(http_scope("GET", "/"))
     return [
         Scenario(
@@ -70,6 +71,7 @@ def scenarios() -> list[Scenario]:
                 "starlette": starlette.applications.Starlette(
                     routes=[starlette.routing.Route("/", _starlette_plaintext)]
                 ),
+                **peers.apps("plaintext"),
             },
             [request],
             200,
@@ -84,6 +86,7 @@ def scenarios() -> list[Scenario]:
                 "starlette": starlette.applications.Starlette(
                     routes=[starlette.routing.Route("/", _starlette_json)]
                 ),
+                **peers.apps("json"),
             },
             [request],
             200,

@@ -10,6 +10,7 @@ import os
 import stat
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import IO
 
 import anyio
 import anyio.to_thread
@@ -30,6 +31,9 @@ __all__ = [
 
 # A piece of a file body: literal bytes (multipart framing) or a `(start, end)` region.
 Segment = bytes | tuple[int, int]
+# The most bytes of small regions (the parts of a multi-range body, mostly) read in one
+# worker-thread call: a thread call costs far more than reading a few kilobytes.
+READ_BATCH_BYTES = 64 * 1024
 
 
 def websocket_denial_send(send: Send) -> Send:
@@ -161,13 +165,21 @@ async def _send_segments(
 ) -> None:
     await send(start)
     last = len(segments) - 1
-    for index, segment in enumerate(segments):
+    index = 0
+    while index <= last:
+        segment = segments[index]
         if isinstance(segment, bytes):
             await send({"type": "http.response.body", "body": segment, "more_body": index < last})
+            index += 1
             continue
         position, end = segment
+        if 0 < end - position <= chunk_size:
+            # One message's worth: read along with the small parts that follow it.
+            index = await _send_small_regions(path, chunk_size, file, send, segments, index)
+            continue
+        index += 1
         if position == end:  # an empty file
-            await send({"type": "http.response.body", "body": b"", "more_body": index < last})
+            await send({"type": "http.response.body", "body": b"", "more_body": index <= last})
             continue
         await file.seek(position)
         while position < end:
@@ -176,5 +188,59 @@ async def _send_segments(
                 # Truncated since it was stat-ed: the announced length can no longer be met.
                 raise RuntimeError(f"File at path {path} is shorter than expected.")
             position += len(chunk)
-            more_body = position < end or index < last
+            more_body = position < end or index <= last
             await send({"type": "http.response.body", "body": chunk, "more_body": more_body})
+
+
+async def _send_small_regions(
+    path: str | os.PathLike[str],
+    chunk_size: int,
+    file: anyio.AsyncFile[bytes],
+    send: Send,
+    segments: list[Segment],
+    first: int,
+) -> int:
+    """Send `segments` from `first` on, reading their regions in one worker-thread call.
+
+    The batch ends before a region that would not fit one message (`chunk_size`)
+    or would take the batch past `READ_BATCH_BYTES`. The messages are the ones a
+    read per region would send. Returns the index of the first segment left unsent.
+    """
+    last = len(segments) - 1
+    stop = first
+    regions: list[tuple[int, int]] = []
+    batched = 0
+    while stop <= last:
+        segment = segments[stop]
+        if not isinstance(segment, bytes):
+            length = segment[1] - segment[0]
+            if not 0 < length <= chunk_size or (regions and batched + length > READ_BATCH_BYTES):
+                break
+            regions.append(segment)
+            batched += length
+        stop += 1
+    contents = iter(await anyio.to_thread.run_sync(_read_regions, file.wrapped, regions))
+    for index in range(first, stop):
+        segment = segments[index]
+        if isinstance(segment, bytes):
+            await send({"type": "http.response.body", "body": segment, "more_body": index < last})
+            continue
+        chunk = next(contents)
+        if not chunk:
+            raise RuntimeError(f"File at path {path} is shorter than expected.")
+        short = len(chunk) < segment[1] - segment[0]
+        await send(
+            {"type": "http.response.body", "body": chunk, "more_body": short or index < last}
+        )
+        if short:
+            raise RuntimeError(f"File at path {path} is shorter than expected.")
+    return stop
+
+
+def _read_regions(file: IO[bytes], regions: list[tuple[int, int]]) -> list[bytes]:
+    """The bytes of each `(start, end)` region of `file` (short at the end of the file)."""
+    contents = []
+    for start, end in regions:
+        file.seek(start)
+        contents.append(file.read(end - start))
+    return contents

@@ -1,0 +1,147 @@
+"""How `FileResponse` reads a file: small parts of a multi-range body in few thread calls.
+
+A worker-thread call costs far more than reading a few kilobytes, so the small
+regions of a body are read together, up to `READ_BATCH_BYTES` per call, while
+the messages sent stay those of one read per region.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO
+
+import anyio
+import pytest
+
+from stellate_asgi.types import Message, Scope
+from stellate_http import _sending
+from stellate_http.responses import FileResponse
+
+# Bytes that differ from one offset to the next, so a wrong slice shows.
+CONTENT = bytes(range(251)) * (512 * 1024 // 251)
+PART = 4 * 1024
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    file = tmp_path / "data.bin"
+    file.write_bytes(CONTENT)
+    return file
+
+
+@pytest.mark.anyio
+async def test_many_small_parts_are_read_in_one_thread_call(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = count_batches(monkeypatch)
+    ranges = [(start, start + 10) for start in range(0, 100 * 1000, 1000)]
+    sent = await call(FileResponse(path), ranges)
+    assert sent[0]["status"] == 206
+    assert batches == [100]
+    # One message per part's header, data and CRLF, then the closing delimiter.
+    bodies = sent[1:]
+    assert len(bodies) == 3 * 100 + 1
+    assert [bodies[3 * index + 1]["body"] for index in range(100)] == [
+        CONTENT[start:end] for start, end in ranges
+    ]
+    assert all(message["more_body"] for message in bodies[:-1])
+    assert bodies[-1]["more_body"] is False
+
+
+@pytest.mark.anyio
+async def test_a_batch_holds_at_most_the_byte_budget(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = count_batches(monkeypatch)
+    # 40 parts of 4 KiB, 4 KiB apart: 16 fit in the 64 KiB budget.
+    ranges = [(start, start + PART) for start in range(0, 80 * PART, 2 * PART)]
+    sent = await call(FileResponse(path), ranges)
+    assert batches == [16, 16, 8]
+    data = [message["body"] for message in sent[1:] if len(message["body"]) == PART]
+    assert data == [CONTENT[start:end] for start, end in ranges]
+
+
+@pytest.mark.anyio
+async def test_parts_larger_than_a_chunk_are_read_chunk_by_chunk(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class SmallChunks(FileResponse):
+        chunk_size = 1000
+
+    batches = count_batches(monkeypatch)
+    sent = await call(SmallChunks(path), [(0, 10), (100, 2600), (3000, 3010)])
+    # The 2,500-byte part goes out in 1,000-byte reads between two one-part batches.
+    assert batches == [1, 1]
+    sizes = [len(message["body"]) for message in sent[1:] if len(message["body"]) in (10, 500)]
+    assert sizes == [10, 500, 10]
+    chunks = [message["body"] for message in sent[1:] if len(message["body"]) == 1000]
+    assert chunks == [CONTENT[100:1100], CONTENT[1100:2100]]
+
+
+@pytest.mark.anyio
+async def test_a_part_missing_from_a_truncated_file_is_an_error(path: Path) -> None:
+    app = FileResponse(path, stat_result=await anyio.Path(path).stat())
+    await anyio.Path(path).write_bytes(CONTENT[:100])
+    sent: list[Message] = []
+    with pytest.raises(RuntimeError, match="is shorter than expected"):
+        await call(app, [(0, 10), (200, 210)], sent)
+    # The first part went out whole before the second was found missing.
+    assert CONTENT[:10] in [message.get("body") for message in sent]
+
+
+@pytest.mark.anyio
+async def test_a_large_part_cut_short_by_truncation_is_an_error(path: Path) -> None:
+    class SmallChunks(FileResponse):
+        chunk_size = 10
+
+    app = SmallChunks(path, stat_result=await anyio.Path(path).stat())
+    await anyio.Path(path).write_bytes(CONTENT[:25])
+    sent: list[Message] = []
+    with pytest.raises(RuntimeError, match="is shorter than expected"):
+        await call(app, [(0, 40)], sent)
+    assert [message["body"] for message in sent[1:]] == [
+        CONTENT[0:10],
+        CONTENT[10:20],
+        CONTENT[20:25],
+    ]
+
+
+# Helpers
+
+
+def count_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the number of regions of every batched read (one worker-thread call each)."""
+    batches: list[int] = []
+    read_regions = _sending._read_regions
+
+    def counting(file: IO[bytes], regions: list[tuple[int, int]]) -> list[bytes]:
+        batches.append(len(regions))
+        return read_regions(file, regions)
+
+    monkeypatch.setattr(_sending, "_read_regions", counting)
+    return batches
+
+
+async def call(
+    app: FileResponse, ranges: list[tuple[int, int]], sent: list[Message] | None = None
+) -> list[Message]:
+    """Send `app` a GET for `ranges` (end exclusive); return what it sent."""
+    sent = [] if sent is None else sent
+    spec = ", ".join(f"{start}-{end - 1}" for start, end in ranges)
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": [(b"range", f"bytes={spec}".encode())],
+    }
+
+    async def receive() -> Message:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    with anyio.fail_after(5):
+        await app(scope, receive, send)
+    return sent
