@@ -16,6 +16,7 @@ from stellate_http.background import BackgroundTask
 from stellate_http.requests import Request
 from stellate_http.responses import PlainTextResponse, Response, StreamingResponse
 from stellate_middleware import Middleware
+from stellate_middleware import gzip as gzip_module
 from stellate_middleware._compress import GzipEncoder
 from stellate_middleware.gzip import (
     DEFAULT_EXCLUDED_CONTENT_TYPES,
@@ -119,6 +120,19 @@ async def test_compressed_body_and_length_on_the_wire() -> None:
     assert header(sent[0], b"content-length") == str(len(sent[1]["body"])).encode()
     assert header(sent[0], b"content-encoding") == b"gzip"
     assert not sent[1].get("more_body", False)
+
+
+@pytest.mark.anyio
+async def test_many_distinct_accept_encodings_are_each_negotiated() -> None:
+    # Verdicts are remembered per value, up to a bound: values past it are still
+    # parsed correctly, and memory stays bounded whatever clients send.
+    app = GZipMiddleware(text_app(BIG))
+    for index in range(gzip_module._GZIP_VERDICTS_MAX + 50):
+        accepts = index % 2 == 0
+        value = f"br;q=0.{index % 10}, x-{index}, gzip;q={'1' if accepts else '0'}"
+        sent = await call(app, http_scope(accept_encoding=value))
+        assert header(sent[0], b"content-encoding") == (b"gzip" if accepts else None)
+    assert len(gzip_module._GZIP_VERDICTS) <= gzip_module._GZIP_VERDICTS_MAX
 
 
 def test_not_compressed_without_gzip_in_accept_encoding(

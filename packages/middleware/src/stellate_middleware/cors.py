@@ -216,17 +216,21 @@ class CORSMiddleware:
         message = {**message, "headers": list(message.get("headers", ()))}
         headers = MutableHeaders(scope=message)
         origin = request_headers.get("origin")
+        explicit = False
         if origin is not None:
             headers.update(self.simple_headers)
             if self.allow_all_origins:
                 # Browsers refuse `*` for credentialed requests. Whether a request is one
                 # cannot be read from its headers, so `allow_credentials` decides, as in
                 # Starlette 1.x.
-                if self.allow_credentials and _is_header_safe(origin):
-                    self.allow_explicit_origin(headers, origin)
-            elif _is_header_safe(origin) and self.is_allowed_origin(origin):
-                self.allow_explicit_origin(headers, origin)
-        _add_vary_origin(headers)
+                explicit = self.allow_credentials and _is_header_safe(origin)
+            else:
+                explicit = _is_header_safe(origin) and self.is_allowed_origin(origin)
+        if explicit and origin is not None:
+            self.allow_explicit_origin(headers, origin)
+        else:
+            # The answer depends on `Origin` even when it names no allowed origin.
+            _add_vary_origin(headers)
         await send(message)
 
     @staticmethod

@@ -237,4 +237,16 @@ def _accepts_gzip(scope: Scope) -> bool:
     value = accept_encoding(scope)
     if value is None:
         return False
-    return negotiate(parse_accept_encoding(value), ("gzip",)) == "gzip"
+    # Clients send a handful of distinct values: each is parsed once. The cache
+    # stops growing at its bound, so varied hostile values only cost the parse.
+    verdict = _GZIP_VERDICTS.get(value)
+    if verdict is None:
+        verdict = negotiate(parse_accept_encoding(value), ("gzip",)) == "gzip"
+        if len(_GZIP_VERDICTS) < _GZIP_VERDICTS_MAX:
+            _GZIP_VERDICTS[value] = verdict
+    return verdict
+
+
+# Whether an `Accept-Encoding` value accepts gzip, by value (bounded in size).
+_GZIP_VERDICTS: dict[str, bool] = {}
+_GZIP_VERDICTS_MAX = 256
