@@ -144,8 +144,9 @@ class Mount(BaseRoute):
             and "path" in path_params
             and _fills(self.param_convertors, path_params)
         ):
-            # The mount itself: `path` is the path inside it.
-            path_params["path"] = path_params["path"].lstrip("/")
+            # The mount itself: `path` is the path inside it. Any value is written as
+            # its `str`, as the `path` convertor does (not an AttributeError).
+            path_params["path"] = str(path_params["path"]).lstrip("/")
             path, remaining_params = replace_params(
                 self.path_format, self.param_convertors, path_params
             )
