@@ -18,6 +18,7 @@ from stellate_http.formparsers import (
     FormParser,
     MultiPartException,
     MultiPartParser,
+    _parse_options_header,
     parse_options_header,
 )
 
@@ -265,7 +266,7 @@ class Request(HTTPConnection[StateT]):
             assert parse_options_header is not None, (
                 "The `python-multipart` library must be installed to use form parsing."
             )
-            content_type, _ = parse_options_header(self.headers.get("Content-Type"))
+            content_type, options = _parse_options_header(self.headers.get("Content-Type"))
             try:
                 if content_type == b"multipart/form-data":
                     multipart_parser = MultiPartParser(
@@ -275,7 +276,7 @@ class Request(HTTPConnection[StateT]):
                         max_fields=max_fields,
                         max_part_size=max_part_size,
                     )
-                    self._form = await multipart_parser.parse()
+                    self._form = await multipart_parser._parse(options)
                 elif content_type == b"application/x-www-form-urlencoded":
                     form_parser = FormParser(
                         self.headers,
