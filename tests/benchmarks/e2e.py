@@ -130,7 +130,8 @@ def run(load: Load, servers: Sequence[str] = SERVERS) -> list[Case]:
 
 def server_versions() -> str:
     """The servers' versions and wrk's, for the table's caption."""
-    servers = ", ".join(f"{server} {version(server)}" for server in SERVERS)
+    stacks = {"uvicorn": f" (httptools {version('httptools')}, uvloop {version('uvloop')})"}
+    servers = ", ".join(f"{server} {version(server)}{stacks.get(server, '')}" for server in SERVERS)
     wrk = shutil.which("wrk")
     if wrk is None:
         return servers
@@ -183,6 +184,10 @@ def _command(server: str, target: str, port: int) -> list[str]:
             "--host=127.0.0.1",
             f"--port={port}",
             "--workers=1",
+            # uvicorn's fast stack (`uvicorn[standard]`), as deployed: with its pure
+            # Python parser the server's own cost would hide the framework's.
+            "--http=httptools",
+            "--loop=uvloop",
             "--lifespan=off",
             "--no-access-log",
             "--log-level=warning",

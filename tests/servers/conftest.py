@@ -54,12 +54,13 @@ class Server:
 
 @pytest.fixture(
     scope="session",
-    params=["uvicorn", "hypercorn", "hypercorn-trio", "granian"],
+    params=["uvicorn", "uvicorn-httptools", "hypercorn", "hypercorn-trio", "granian"],
 )
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """The app served by one server (uvicorn, hypercorn on asyncio and on trio, granian)."""
+    """The app served by one server: uvicorn (h11 on asyncio, and httptools on uvloop),
+    hypercorn (on asyncio and on trio), granian."""
     name: str = request.param
     data_dir = tmp_path_factory.mktemp(f"server-{name}")
     for relative, content in STATIC_FILES.items():
@@ -90,8 +91,22 @@ def client(server: Server) -> Iterator[httpx.Client]:
 def server_command(name: str, port: int) -> list[str]:
     """The documented command line of each server, bound to 127.0.0.1:`port`."""
     python = [sys.executable, "-m"]
-    if name == "uvicorn":
-        return [*python, "uvicorn", APP, "--host", "127.0.0.1", "--port", str(port)]
+    if name.startswith("uvicorn"):
+        # Both of uvicorn's stacks, named: "auto" would pick whichever is installed.
+        http, loop = ("httptools", "uvloop") if name.endswith("httptools") else ("h11", "asyncio")
+        return [
+            *python,
+            "uvicorn",
+            APP,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--http",
+            http,
+            "--loop",
+            loop,
+        ]
     if name.startswith("hypercorn"):
         worker = name.partition("-")[2] or "asyncio"
         return [
