@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from stellate_routing._linear import KINDS, LinearMatcher
 from stellate_routing.convertors import (
     CONVERTOR_TYPES,
     Convertor,
@@ -14,7 +15,14 @@ from stellate_routing.convertors import (
     UUIDConvertor,
 )
 
-__all__ = ["PARAM_FORMAT_REGEX", "PARAM_REGEX", "compile_path", "replace_params"]
+__all__ = [
+    "PARAM_FORMAT_REGEX",
+    "PARAM_REGEX",
+    "compile_path",
+    "compile_template",
+    "match_template",
+    "replace_params",
+]
 
 # A parameter in a route path: `{name}` or `{name:convertor}`.
 PARAM_REGEX = re.compile("{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
@@ -59,22 +67,36 @@ def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[A
     (`/users/{id}`) and the convertor of each parameter. A host's `:port` is left out
     of the regex, since `Host` matches on the host name only.
     """
+    path_regex, path_format, param_convertors, _ = compile_template(path)
+    return path_regex, path_format, param_convertors
+
+
+def compile_template(
+    path: str,
+) -> tuple[re.Pattern[str], str, dict[str, Convertor[Any]], LinearMatcher | None]:
+    """`compile_path`, plus a `LinearMatcher` that routes use instead of the regex when
+    the regex could take polynomial time on a hostile path or host.
+
+    That is a template with several parameters in one path segment (or in a host) or
+    with two `path` parameters, all of builtin convertors; other templates get None,
+    their regex being linear already (or, for custom convertors, beyond analysis).
+    """
     is_host = not path.startswith("/")
     duplicated_params: set[str] = set()
     param_convertors: dict[str, Convertor[Any]] = {}
+    pieces: list[_Piece] = []
     if is_host:
-        path_regex, path_format = _compile_piece(
-            path, param_convertors, duplicated_params, is_host=True
-        )
+        piece = _compile_piece(path, param_convertors, duplicated_params, is_host=True)
+        pieces.append(piece)
+        path_regex, path_format = piece.regex, piece.format
     else:
         regexes: list[str] = []
         formats: list[str] = []
         for segment in path.split("/"):
-            segment_regex, segment_format = _compile_piece(
-                segment, param_convertors, duplicated_params
-            )
-            regexes.append(_guard_segment(segment_regex, segment_format, param_convertors))
-            formats.append(segment_format)
+            piece = _compile_piece(segment, param_convertors, duplicated_params)
+            pieces.append(piece)
+            regexes.append(_guard_segment(piece.regex, piece.format, param_convertors))
+            formats.append(piece.format)
         path_regex = "/".join(regexes)
         path_format = "/".join(formats)
 
@@ -82,10 +104,39 @@ def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[A
         names = ", ".join(sorted(duplicated_params))
         ending = "s" if len(duplicated_params) > 1 else ""
         raise ValueError(f"Duplicated param name{ending} {names} at path {path}")
-    return re.compile("^" + path_regex + "$"), path_format, param_convertors
+    pattern = re.compile("^" + path_regex + "$")
+    return pattern, path_format, param_convertors, _linear_matcher(pattern, pieces)
+
+
+def match_template(
+    pattern: re.Pattern[str], linear: LinearMatcher | None, text: str
+) -> dict[str, str] | None:
+    """The parameters' texts when `text` matches a compiled template, else None.
+
+    Matched by `linear` when it was made for this very `pattern` (a route whose pattern
+    attribute was replaced uses the new one), else by `pattern`.
+    """
+    if linear is not None and linear.pattern is pattern:
+        return linear.match(text)
+    match = pattern.match(text)
+    return None if match is None else match.groupdict()
 
 
 # Helpers
+
+
+class _Piece:
+    """A compiled path segment (or host): its regex and format, and its tokens, the
+    literal texts (as the regex matches them) between its parameters."""
+
+    __slots__ = ("format", "literals", "params", "regex")
+
+    def __init__(self) -> None:
+        self.regex = ""
+        self.format = ""
+        # `literals[i]` precedes `params[i]`; the last one ends the piece.
+        self.literals: list[str] = []
+        self.params: list[tuple[str, str]] = []
 
 
 def _compile_piece(
@@ -94,11 +145,10 @@ def _compile_piece(
     duplicated_params: set[str],
     *,
     is_host: bool = False,
-) -> tuple[str, str]:
-    """The regex and format of `text` (a path segment, or a whole host template),
-    recording its parameters' convertors (and any name seen twice)."""
-    regex = ""
-    path_format = ""
+) -> _Piece:
+    """`text` (a path segment, or a whole host template) compiled, recording its
+    parameters' convertors (and any name seen twice)."""
+    piece = _Piece()
     idx = 0
     for match in PARAM_REGEX.finditer(text):
         param_name, convertor_type = match.groups("str")
@@ -106,18 +156,22 @@ def _compile_piece(
         if convertor_type not in CONVERTOR_TYPES:
             raise AssertionError(f"Unknown path convertor '{convertor_type}'")
         convertor = CONVERTOR_TYPES[convertor_type]
-        regex += re.escape(text[idx : match.start()])
-        regex += f"(?P<{param_name}>{convertor.regex})"
-        path_format += text[idx : match.start()] + "{" + param_name + "}"
+        literal = text[idx : match.start()]
+        piece.regex += re.escape(literal) + f"(?P<{param_name}>{convertor.regex})"
+        piece.format += literal + "{" + param_name + "}"
+        piece.literals.append(literal)
+        piece.params.append((param_name, convertor.regex))
         if param_name in param_convertors:
             duplicated_params.add(param_name)
         param_convertors[param_name] = convertor
         idx = match.end()
     tail = text[idx:]
     # A host's port stays in the format (URLs keep it) but not in the regex.
-    regex += re.escape(_without_port(tail) if is_host else tail)
-    path_format += tail
-    return regex, path_format
+    matched_tail = _without_port(tail) if is_host else tail
+    piece.regex += re.escape(matched_tail)
+    piece.format += tail
+    piece.literals.append(matched_tail)
+    return piece
 
 
 def _guard_segment(
@@ -145,3 +199,26 @@ def _without_port(host: str) -> str:
     if "]" in host:
         return host[: host.index("]") + 1]
     return host.split(":")[0]
+
+
+def _linear_matcher(pattern: re.Pattern[str], pieces: list[_Piece]) -> LinearMatcher | None:
+    # A matcher for the templates whose regex could backtrack polynomially: several
+    # parameters in one piece (adjacent ones included), or two `.*` that can trade
+    # text across segments. Every other template's regex is linear.
+    params = [param for piece in pieces for param in piece.params]
+    kinds = [KINDS.get(regex) for _, regex in params]
+    crowded = any(len(piece.params) > 1 for piece in pieces) or kinds.count("path") > 1
+    if not crowded or None in kinds:
+        return None
+    # The whole template as literals between parameters; "/" joins the segments.
+    literals = [pieces[0].literals[0]]
+    for index, piece in enumerate(pieces):
+        if index:
+            literals[-1] += "/" + piece.literals[0]
+        literals.extend(piece.literals[1:])
+    steps = [
+        (name, kind, literal)
+        for (name, _), kind, literal in zip(params, kinds, literals[1:], strict=True)
+        if kind is not None
+    ]
+    return LinearMatcher(pattern, literals[0], steps)

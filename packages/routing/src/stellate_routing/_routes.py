@@ -24,7 +24,8 @@ from stellate_middleware.exceptions import (
     answer_exception,
     wrap_app_handling_exceptions,
 )
-from stellate_routing._paths import compile_path, replace_params
+from stellate_routing._linear import LinearMatcher
+from stellate_routing._paths import compile_template, match_template, replace_params
 from stellate_routing.convertors import Convertor
 from stellate_websockets.websockets import WebSocket, WebSocketClose
 
@@ -160,6 +161,10 @@ class Route(BaseRoute):
     app that serves every method.
     """
 
+    # Set by `__init__` for a template whose regex could backtrack (`compile_template`);
+    # a subclass that compiles its own `path_regex` keeps that regex.
+    _linear: LinearMatcher | None = None
+
     def __init__(
         self,
         path: str,
@@ -194,7 +199,9 @@ class Route(BaseRoute):
             if "GET" in self.methods:
                 self.methods.add("HEAD")
 
-        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self.path_regex, self.path_format, self.param_convertors, self._linear = compile_template(
+            path
+        )
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http":
@@ -242,6 +249,8 @@ class WebSocketRoute(BaseRoute):
     `WebSocketEndpoint` class) is an ASGI app.
     """
 
+    _linear: LinearMatcher | None = None
+
     def __init__(
         self,
         path: str,
@@ -262,7 +271,9 @@ class WebSocketRoute(BaseRoute):
             self.app = endpoint
         self.app = wrap_route_app(self.app, middleware, None)
 
-        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self.path_regex, self.path_format, self.param_convertors, self._linear = compile_template(
+            path
+        )
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "websocket":
@@ -332,6 +343,12 @@ def matched_path_params(
 
 def _path_params(route: Route | WebSocketRoute, scope: Scope) -> dict[str, Any] | None:
     # The route's path parameters (merged with the mounts' ones) when its path matches.
+    if route._linear is not None:
+        matched = match_template(route.path_regex, route._linear, get_route_path(scope))
+        if matched is None:
+            return None
+        return matched_path_params(scope, matched, route.param_convertors)
+    # The common case, inlined: this runs for every candidate route of every request.
     match = route.path_regex.match(get_route_path(scope))
     if match is None:
         return None

@@ -24,7 +24,15 @@ from stellate_middleware.body_limit import RequestBodyLimitMiddleware
 from stellate_middleware.exceptions import wrap_app_handling_exceptions
 from stellate_routing._index import RouteIndex, RouteList
 from stellate_routing._lifespan import lifespan_context, run_lifespan
-from stellate_routing._paths import PARAM_FORMAT_REGEX, PARAM_REGEX, compile_path, replace_params
+from stellate_routing._linear import LinearMatcher
+from stellate_routing._paths import (
+    PARAM_FORMAT_REGEX,
+    PARAM_REGEX,
+    compile_path,
+    compile_template,
+    match_template,
+    replace_params,
+)
 from stellate_routing._routes import (
     BaseRoute,
     Match,
@@ -87,6 +95,9 @@ class Mount(BaseRoute):
     reverses the mount itself, `url_path_for("name:child", ...)` a route inside it.
     """
 
+    # Set by `__init__` for a template whose regex could backtrack (`compile_template`).
+    _linear: LinearMatcher | None = None
+
     def __init__(
         self,
         path: str,
@@ -105,7 +116,7 @@ class Mount(BaseRoute):
         self._base_app: ASGIApp = app if app is not None else Router(routes=routes)
         self.app = wrap_route_app(self._base_app, middleware, max_body_size)
         self.name = name
-        self.path_regex, self.path_format, self.param_convertors = compile_path(
+        self.path_regex, self.path_format, self.param_convertors, self._linear = compile_template(
             self.path + "/{path:path}"
         )
 
@@ -118,10 +129,9 @@ class Mount(BaseRoute):
         if scope["type"] in ("http", "websocket"):
             root_path = scope.get("root_path", "")
             route_path = get_route_path(scope)
-            match = self.path_regex.match(route_path)
+            matched = match_template(self.path_regex, self._linear, route_path)
             path_params = None
-            if match:
-                matched = match.groupdict()
+            if matched is not None:
                 remaining_path = "/" + matched.pop("path")
                 path_params = matched_path_params(scope, matched, self.param_convertors)
             if path_params is not None:
@@ -185,13 +195,17 @@ class Host(BaseRoute):
     The port is ignored. `url_path_for` gives a `URLPath` that carries the host.
     """
 
+    _linear: LinearMatcher | None = None
+
     def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
         if host.startswith("/"):
             raise AssertionError("Host must not start with '/'")
         self.host = host
         self.app = app
         self.name = name
-        self.host_regex, self.host_format, self.param_convertors = compile_path(host)
+        self.host_regex, self.host_format, self.param_convertors, self._linear = compile_template(
+            host
+        )
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -201,10 +215,10 @@ class Host(BaseRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] in ("http", "websocket"):
             host = _host_name(scope)
-            match = None if host is None else self.host_regex.match(host)
+            matched = None if host is None else match_template(self.host_regex, self._linear, host)
             path_params = None
-            if match:
-                path_params = matched_path_params(scope, match.groupdict(), self.param_convertors)
+            if matched is not None:
+                path_params = matched_path_params(scope, matched, self.param_convertors)
             if path_params is not None:
                 child_scope = {"path_params": path_params, "endpoint": self.app}
                 return Match.FULL, child_scope
