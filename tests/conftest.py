@@ -7,6 +7,9 @@ package run where only that package (and its dependencies) is installed.
 from __future__ import annotations
 
 import functools
+import importlib
+import pkgutil
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -16,6 +19,35 @@ if TYPE_CHECKING:
     from stellate_testclient import TestClient
 
 TestClientFactory = Callable[..., "TestClient"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _preload_hypothesis()
+
+
+def _preload_hypothesis() -> None:
+    """Import every module of hypothesis now, at the shallow stack of the start-up.
+
+    Hypothesis is a pytest plugin, so pytest compiles its modules with rewritten
+    asserts as they are imported, and with PYTHONDONTWRITEBYTECODE it does so on
+    every run. Hypothesis imports some lazily (`flatmap`'s strategy, the
+    optimiser), deep in a test's stack, where CPython 3.11 before 3.11.8 may fail
+    the compilation with "SystemError: AST constructor recursion depth mismatch"
+    (python/cpython#106905): a random, rare error in an unrelated test.
+    """
+    try:
+        import hypothesis
+        from hypothesis.errors import HypothesisSideeffectWarning
+    except ModuleNotFoundError:  # pragma: no cover - the test group installs it
+        return
+    with warnings.catch_warnings():
+        # Some modules read hypothesis' unicode tables when imported: slow, as the
+        # warning says, but only once, and harmless.
+        warnings.simplefilter("ignore", HypothesisSideeffectWarning)
+        for module in pkgutil.walk_packages(hypothesis.__path__, "hypothesis."):
+            # The extras need optional third-party packages, and no test uses them.
+            if not module.name.startswith("hypothesis.extra"):
+                importlib.import_module(module.name)
 
 
 @pytest.fixture(
