@@ -106,7 +106,62 @@ async def test_a_large_part_cut_short_by_truncation_is_an_error(path: Path) -> N
     ]
 
 
+@pytest.mark.anyio
+async def test_a_body_of_one_message_is_read_in_one_thread_call(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening, reading and closing each cost a worker-thread call: a single range (or
+    # a small file) that fits one message is read by one call that does all three.
+    reads = count_single_reads(monkeypatch)
+    monkeypatch.setattr(anyio, "open_file", _never_opened)
+    sent = await call(FileResponse(path), [(1000, 1000 + PART)])
+    assert sent[0]["status"] == 206
+    assert reads == [(1000, 1000 + PART)]
+    assert [message["body"] for message in sent[1:]] == [CONTENT[1000 : 1000 + PART]]
+    assert sent[1]["more_body"] is False
+
+
+@pytest.mark.anyio
+async def test_a_single_region_cut_short_by_truncation_is_an_error(path: Path) -> None:
+    app = FileResponse(path, stat_result=await anyio.Path(path).stat())
+    await anyio.Path(path).write_bytes(CONTENT[:1005])
+    sent: list[Message] = []
+    with pytest.raises(RuntimeError, match="is shorter than expected"):
+        await call(app, [(1000, 1010)], sent)
+    # What there was went out, marked as not the end; then the error.
+    assert [(message["body"], message["more_body"]) for message in sent[1:]] == [
+        (CONTENT[1000:1005], True)
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_single_region_missing_from_a_truncated_file_is_an_error(path: Path) -> None:
+    app = FileResponse(path, stat_result=await anyio.Path(path).stat())
+    await anyio.Path(path).write_bytes(CONTENT[:100])
+    sent: list[Message] = []
+    with pytest.raises(RuntimeError, match="is shorter than expected"):
+        await call(app, [(1000, 1010)], sent)
+    assert [message["type"] for message in sent] == ["http.response.start"]
+
+
 # Helpers
+
+
+def count_single_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Record the region of every one-call read of a whole one-message body."""
+    reads: list[tuple[int, int]] = []
+    read_file_region = _sending._read_file_region
+
+    def counting(file_path: str, position: int, end: int) -> bytes:
+        reads.append((position, end))
+        return read_file_region(file_path, position, end)
+
+    monkeypatch.setattr(_sending, "_read_file_region", counting)
+    return reads
+
+
+async def _never_opened(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a one-message body is read without anyio.open_file")
 
 
 def count_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
