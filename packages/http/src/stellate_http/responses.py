@@ -144,9 +144,9 @@ class StreamingResponse(Response):
         iterator = aiter(self.body_iterator)
         try:
             async for chunk in iterator:
-                await send(
-                    {"type": "http.response.body", "body": self._encode(chunk), "more_body": True}
-                )
+                # Bytes, the usual chunk, skip the encoding call: it runs once per chunk.
+                body = chunk if type(chunk) is bytes else self._encode(chunk)
+                await send({"type": "http.response.body", "body": body, "more_body": True})
         finally:
             # A stream cut short (disconnect, send error) is closed now, so that the
             # generator's own cleanup runs here rather than whenever it is collected.
