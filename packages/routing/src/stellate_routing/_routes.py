@@ -22,7 +22,6 @@ from stellate_middleware.body_limit import RequestBodyLimitMiddleware
 from stellate_middleware.exceptions import (
     EXCEPTION_HANDLERS_SCOPE_KEY,
     answer_exception,
-    wrap_app_handling_exceptions,
 )
 from stellate_routing._linear import LinearMatcher
 from stellate_routing._paths import compile_template, match_template, replace_params
@@ -104,13 +103,21 @@ def request_response(
 def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
     """Turn `async func(websocket)` into an ASGI app."""
 
+    # `wrap_app_handling_exceptions` inlined, as in `request_response`.
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         session = WebSocket(scope, receive=receive, send=send)
-
-        async def run(scope: Scope, receive: Receive, send: Send) -> None:
+        handlers = scope.get(EXCEPTION_HANDLERS_SCOPE_KEY)
+        if handlers is None:
             await func(session)
-
-        await wrap_app_handling_exceptions(run, session)(scope, receive, send)
+            return
+        # Inside an application `send` is already the tracker that `ExceptionMiddleware`
+        # made, so what the session sends through it counts as started.
+        tracker = tracking(send)
+        try:
+            await func(session)
+        except Exception as exc:
+            if not await answer_exception(exc, handlers, session, scope, receive, tracker):
+                raise
 
     return app
 
