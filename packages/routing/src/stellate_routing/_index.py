@@ -29,24 +29,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, SupportsIndex, TypeVar, overload
 
-from stellate_routing.convertors import (
-    Convertor,
-    FloatConvertor,
-    IntegerConvertor,
-    StringConvertor,
-    UUIDConvertor,
-)
+from stellate_routing._linear import SEGMENT_REGEXES
+from stellate_routing.convertors import Convertor
 
 __all__ = ["RouteIndex", "RouteList"]
 
 T = TypeVar("T")
-
-# Regexes that match within one segment and never the empty string: a parameter that
-# uses one of them consumes exactly one non-empty segment's worth of text. Checked by
-# regex text, not by type, because `register_url_convertor` may replace a builtin key.
-_SEGMENT_REGEXES = frozenset(
-    {StringConvertor.regex, IntegerConvertor.regex, FloatConvertor.regex, UUIDConvertor.regex}
-)
 
 
 class _Node:
@@ -92,7 +80,7 @@ class RouteIndex(Generic[T]):
                 node = node.static.setdefault(segment, _Node())
                 continue
             placed.update(names)
-            if any(convertors[name].regex not in _SEGMENT_REGEXES for name in names):
+            if any(convertors[name].regex not in SEGMENT_REGEXES for name in names):
                 node.prefix.append(position)
                 return
             if node.wildcard is None:

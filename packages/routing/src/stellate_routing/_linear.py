@@ -28,7 +28,7 @@ from stellate_routing.convertors import (
     UUIDConvertor,
 )
 
-__all__ = ["KINDS", "LinearMatcher"]
+__all__ = ["KINDS", "SEGMENT_REGEXES", "LinearMatcher"]
 
 # The builtin convertors' regexes and the kind of text each matches. Recognised by
 # regex text, as the index does, since `register_url_convertor` may replace a key.
@@ -39,6 +39,10 @@ KINDS = {
     UUIDConvertor.regex: "uuid",
     PathConvertor.regex: "path",
 }
+# The regexes of the builtin convertors that match within one path segment and never
+# the empty string (all but `path`): a parameter using one consumes exactly one
+# non-empty segment's worth of text. The route index and `compile_path` rely on it.
+SEGMENT_REGEXES = frozenset(regex for regex, kind in KINDS.items() if kind != "path")
 
 _DIGITS = re.compile("[0-9]+")
 _UUID = re.compile(UUIDConvertor.regex)

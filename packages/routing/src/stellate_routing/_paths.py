@@ -5,14 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from stellate_routing._linear import KINDS, LinearMatcher
+from stellate_routing._linear import KINDS, SEGMENT_REGEXES, LinearMatcher
 from stellate_routing.convertors import (
     CONVERTOR_TYPES,
     Convertor,
-    FloatConvertor,
-    IntegerConvertor,
-    StringConvertor,
-    UUIDConvertor,
 )
 
 __all__ = [
@@ -29,12 +25,6 @@ PARAM_REGEX = re.compile("{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
 
 # A parameter in a compiled `path_format`, where the convertor is already dropped.
 PARAM_FORMAT_REGEX = re.compile("{([a-zA-Z_][a-zA-Z0-9_]*)}")
-
-# Convertor regexes that never match "/" (those of `str`, `int`, `float` and `uuid`):
-# a parameter using one stays inside its path segment.
-_SEGMENT_REGEXES = frozenset(
-    {StringConvertor.regex, IntegerConvertor.regex, FloatConvertor.regex, UUIDConvertor.regex}
-)
 
 
 def replace_params(
@@ -187,9 +177,7 @@ def _guard_segment(
     the first, as the plain regex would have, and matching stays linear.
     """
     names = PARAM_FORMAT_REGEX.findall(segment_format)
-    if len(names) < 2 or any(
-        param_convertors[name].regex not in _SEGMENT_REGEXES for name in names
-    ):
+    if len(names) < 2 or any(param_convertors[name].regex not in SEGMENT_REGEXES for name in names):
         return segment_regex
     return f"(?>{segment_regex}(?=/|$))"
 
