@@ -232,15 +232,7 @@ async def _send_small_regions(
         if isinstance(segment, bytes):
             await send({"type": "http.response.body", "body": segment, "more_body": index < last})
             continue
-        chunk = next(contents)
-        if not chunk:
-            raise RuntimeError(f"File at path {path} is shorter than expected.")
-        short = len(chunk) < segment[1] - segment[0]
-        await send(
-            {"type": "http.response.body", "body": chunk, "more_body": short or index < last}
-        )
-        if short:
-            raise RuntimeError(f"File at path {path} is shorter than expected.")
+        await _send_region(path, send, next(contents), segment, more_body=index < last)
     return stop
 
 
@@ -254,10 +246,25 @@ async def _send_one_region(
     # Read before anything is sent, so a vanished file fails with no response begun.
     chunk = await anyio.to_thread.run_sync(_read_file_region, path, position, end)
     await send(start)
+    await _send_region(path, send, chunk, (position, end), more_body=False)
+
+
+async def _send_region(
+    path: str | os.PathLike[str],
+    send: Send,
+    chunk: bytes,
+    region: tuple[int, int],
+    *,
+    more_body: bool,
+) -> None:
+    """Send the bytes read for `region`; `RuntimeError` if the file was cut short.
+
+    What was read of a cut region still goes out (marked as not the end) first.
+    """
     if not chunk:
         raise RuntimeError(f"File at path {path} is shorter than expected.")
-    short = len(chunk) < end - position
-    await send({"type": "http.response.body", "body": chunk, "more_body": short})
+    short = len(chunk) < region[1] - region[0]
+    await send({"type": "http.response.body", "body": chunk, "more_body": short or more_body})
     if short:
         raise RuntimeError(f"File at path {path} is shorter than expected.")
 
