@@ -21,7 +21,7 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from tempfile import SpooledTemporaryFile
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import anyio
@@ -339,15 +339,11 @@ class MultiPartParser:
         self.items.append((part.field_name, upload))
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._current_headers_size += end - start
-        if self._current_headers_size > MAX_PART_HEADERS_SIZE:
-            _headers_too_large()
+        self._count_header_bytes(end - start)
         self._current_partial_header_name += data[start:end]
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._current_headers_size += end - start
-        if self._current_headers_size > MAX_PART_HEADERS_SIZE:
-            _headers_too_large()
+        self._count_header_bytes(end - start)
         self._current_partial_header_value += data[start:end]
 
     def on_header_end(self) -> None:
@@ -471,6 +467,13 @@ class MultiPartParser:
             self._queued_size = 0
             await anyio.to_thread.run_sync(_write_files, writes, self.spool_max_size)
 
+    def _count_header_bytes(self, size: int) -> None:
+        self._current_headers_size += size
+        if self._current_headers_size > MAX_PART_HEADERS_SIZE:
+            raise MultiPartException(
+                f"Part headers exceeded maximum size of {MAX_PART_HEADERS_SIZE // 1024}KB."
+            )
+
     def _close_files(self) -> None:
         for file in self._files_to_close_on_error:
             # Closing must never hide the error that stopped the parse.
@@ -520,12 +523,6 @@ def _write_files(
                 # its threshold (a no-op once on disk).
                 file.rollover()
             file.write(data)
-
-
-def _headers_too_large() -> NoReturn:
-    raise MultiPartException(
-        f"Part headers exceeded maximum size of {MAX_PART_HEADERS_SIZE // 1024}KB."
-    )
 
 
 async def _close_stream(stream: AsyncGenerator[bytes, None]) -> None:
