@@ -355,13 +355,9 @@ def _path_params(route: Route | WebSocketRoute, scope: Scope) -> dict[str, Any] 
         if matched is None:
             return None
         return matched_path_params(scope, matched, route.param_convertors)
-    # The common case, inlined: this runs for every candidate route of every request.
     match = route.path_regex.match(get_route_path(scope))
     if match is None:
         return None
-    if not route.param_convertors:
-        outer = scope.get("path_params")
-        return dict(outer) if outer else {}
     return matched_path_params(scope, match.groupdict(), route.param_convertors)
 
 

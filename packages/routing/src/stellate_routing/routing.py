@@ -402,9 +402,7 @@ class Router:
     def _match(self, scope: Scope) -> tuple[BaseRoute | None, Scope]:
         # First full match in declaration order, else the first partial one.
         partial: tuple[BaseRoute, Scope] | None = None
-        scope_type: str = scope["type"]
-        index: RouteIndex[BaseRoute] = self._routes.cached(scope_type, _INDEX_BUILDERS[scope_type])
-        for route in index.lookup(get_route_path(scope)):
+        for route in self._candidates(scope):
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 return route, child_scope
