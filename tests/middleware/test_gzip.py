@@ -6,12 +6,11 @@ import threading
 import time
 import zlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio
 import pytest
 
-from stellate_asgi.types import ASGIApp, Message, Receive, Scope, Send
+from stellate_asgi.types import Message, Receive, Scope, Send
 from stellate_http.background import BackgroundTask
 from stellate_http.requests import Request
 from stellate_http.responses import PlainTextResponse, Response, StreamingResponse
@@ -28,75 +27,9 @@ from stellate_middleware.gzip import (
 from stellate_routing.routing import Route, Router, WebSocketRoute
 from stellate_websockets.websockets import WebSocket
 from tests.conftest import TestClientFactory
+from tests.middleware._messages import body, call, header, http_scope, raw_app, start, text_app
 
 BIG = "x" * 4000
-
-
-def text_app(content: str, **kwargs: Any) -> ASGIApp:
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await PlainTextResponse(content, **kwargs)(scope, receive, send)
-
-    return app
-
-
-def raw_app(*messages: Message) -> ASGIApp:
-    """An app that sends exactly `messages`."""
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        for message in messages:
-            await send(dict(message))
-
-    return app
-
-
-def start(status: int = 200, *headers: tuple[bytes, bytes], trailers: bool = False) -> Message:
-    message: Message = {"type": "http.response.start", "status": status, "headers": list(headers)}
-    if trailers:
-        message["trailers"] = True
-    return message
-
-
-def body(chunk: bytes, more_body: bool = False) -> Message:
-    return {"type": "http.response.body", "body": chunk, "more_body": more_body}
-
-
-def http_scope(accept_encoding: str | None = "gzip", **extra: Any) -> Scope:
-    headers = [] if accept_encoding is None else [(b"accept-encoding", accept_encoding.encode())]
-    scope: Scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "server": ("testserver", 80),
-    }
-    scope.update(extra)
-    return scope
-
-
-async def call(app: ASGIApp, scope: Scope) -> list[Message]:
-    """Run `app` for one request and return what it sent."""
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
-
-
-def header(message: Message, name: bytes) -> bytes | None:
-    values = [value for key, value in message["headers"] if key == name]
-    assert len(values) <= 1, f"{name!r} sent {len(values)} times"
-    return values[0] if values else None
 
 
 # --- Standard responses -------------------------------------------------------------
