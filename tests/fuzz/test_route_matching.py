@@ -124,6 +124,27 @@ def test_compiled_paths_match_as_the_plain_template_regex_does(
         assert (match and match.groupdict()) == (expected and expected.groupdict()), path
 
 
+@given(
+    st.lists(st.sampled_from(["a", "b", "ab", "a.b", "", "é", "%20", "(", "$"]), max_size=3),
+    st.lists(st.sampled_from(["a", "b", "ab", "a.b", "", "é", "%20", "(", "$", "A"]), max_size=4),
+    st.sampled_from(["", "/", "\n", "\n\n", "/\n", "x"]),
+    st.sampled_from(["", "/a", "/b"]),
+)
+def test_a_route_without_parameters_matches_what_its_regex_matches(
+    template: list[str], segments: list[str], end: str, root_path: str
+) -> None:
+    # Such a route compares the path with its template instead of running the regex;
+    # the outcome must be the regex's, "$" before a final newline included.
+    route = Route("/" + "/".join(template), Response, methods=["GET"])
+    path = root_path + "/" + "/".join(segments) + end
+    scope: Scope = {"type": "http", "method": "GET", "path": path, "root_path": root_path}
+    match, child_scope = route.matches(scope)
+    route_path = path[len(root_path) :]
+    assert (match is Match.FULL) == bool(route.path_regex.match(route_path)), path
+    if match is Match.FULL:
+        assert child_scope["path_params"] == {}
+
+
 @pytest.mark.anyio
 @given(
     st.sampled_from(["s", "i", "f", "u", "p", "m", "mount/t", "mount/t/x"]),

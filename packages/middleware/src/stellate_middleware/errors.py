@@ -18,7 +18,7 @@ from stellate_asgi.utils import is_async_callable
 from stellate_http.concurrency import run_in_threadpool
 from stellate_http.requests import Request
 from stellate_http.responses import HTMLResponse, PlainTextResponse, Response
-from stellate_middleware._tracking import tracking
+from stellate_middleware._tracking import SendTracker, tracking
 from stellate_middleware.exceptions import ExceptionHandler
 
 __all__ = [
@@ -173,23 +173,7 @@ class ServerErrorMiddleware:
         try:
             await self.app(scope, receive, tracker)
         except Exception as exc:
-            request = Request(scope)
-            response: Response | None
-            if self.debug:
-                # Building the page reads source files: keep that off the event loop.
-                response = await run_in_threadpool(self.debug_response, request, exc)
-            elif self.handler is None:
-                response = self.error_response(request, exc)
-            else:
-                handler: Callable[..., Any] = self.handler
-                if is_async_callable(handler):
-                    response = await handler(request, exc)
-                else:
-                    response = await run_in_threadpool(handler, request, exc)
-
-            if not tracker.started and response is not None:
-                await response(scope, receive, tracker)
-
+            await self._answer(exc, scope, receive, tracker)
             # Always re-raise: the server logs it, and a test client can surface it.
             raise
 
@@ -248,6 +232,28 @@ class ServerErrorMiddleware:
     def error_response(self, request: Request, exc: Exception) -> Response:
         """The default 500 response, which reveals nothing about the error."""
         return PlainTextResponse("Internal Server Error", status_code=500)
+
+    async def _answer(
+        self, exc: Exception, scope: Scope, receive: Receive, tracker: SendTracker
+    ) -> None:
+        # The error response to `exc`, sent unless the app had started its own. Also
+        # called by an application's fused stack (`stellate_routing._fused`).
+        request = Request(scope)
+        response: Response | None
+        if self.debug:
+            # Building the page reads source files: keep that off the event loop.
+            response = await run_in_threadpool(self.debug_response, request, exc)
+        elif self.handler is None:
+            response = self.error_response(request, exc)
+        else:
+            handler: Callable[..., Any] = self.handler
+            if is_async_callable(handler):
+                response = await handler(request, exc)
+            else:
+                response = await run_in_threadpool(handler, request, exc)
+
+        if not tracker.started and response is not None:
+            await response(scope, receive, tracker)
 
 
 def _safe_str(exc: Exception) -> str:

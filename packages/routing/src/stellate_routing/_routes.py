@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from enum import Enum
 from typing import Any, Literal, cast
@@ -34,6 +35,7 @@ __all__ = [
     "NoMatchFound",
     "Route",
     "WebSocketRoute",
+    "endpoint_caller",
     "get_name",
     "is_plain_function",
     "matched_path_params",
@@ -71,15 +73,11 @@ def request_response(
     A sync `func` runs in a worker thread. Exceptions go to the handlers registered
     with `ExceptionMiddleware` (as `wrap_app_handling_exceptions` would).
     """
-    # Decided once, here, rather than on every request.
-    call: Callable[[Request], Awaitable[Response]]
-    if is_async_callable(func):
-        call = cast(Callable[[Request], Awaitable[Response]], func)
-    else:
-        sync_func = cast(Callable[[Request], Response], func)
+    return _endpoint_app(endpoint_caller(func))
 
-        async def call(request: Request) -> Response:
-            return await run_in_threadpool(sync_func, request)
+
+def _endpoint_app(call: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+    # `request_response` around an endpoint already made a coroutine function.
 
     # `wrap_app_handling_exceptions` inlined: this runs for every request.
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,6 +96,23 @@ def request_response(
                 raise
 
     return app
+
+
+def endpoint_caller(
+    func: Callable[[Request], Awaitable[Response] | Response],
+) -> Callable[[Request], Awaitable[Response]]:
+    """`func` as a coroutine function: itself if async, else run in a worker thread.
+
+    Decided once, when a route is made, rather than on every request.
+    """
+    if is_async_callable(func):
+        return cast(Callable[[Request], Awaitable[Response]], func)
+    sync_func = cast(Callable[[Request], Response], func)
+
+    async def call(request: Request) -> Response:
+        return await run_in_threadpool(sync_func, request)
+
+    return call
 
 
 def websocket_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
@@ -168,9 +183,11 @@ class Route(BaseRoute):
     app that serves every method.
     """
 
-    # Set by `__init__` for a template whose regex could backtrack (`compile_template`);
-    # a subclass that compiles its own `path_regex` keeps that regex.
+    # Set by `__init__` for a template whose regex could backtrack (`compile_template`),
+    # and for one without parameters (matched by comparing strings); a subclass that
+    # compiles its own `path_regex` keeps that regex.
     _linear: LinearMatcher | None = None
+    _static_regex: re.Pattern[str] | None = None
 
     def __init__(
         self,
@@ -190,13 +207,21 @@ class Route(BaseRoute):
         self.name = get_name(endpoint) if name is None else name
         self.include_in_schema = include_in_schema
 
+        direct: Callable[[Request], Awaitable[Response]] | None = None
         if is_plain_function(endpoint):
-            self.app = request_response(endpoint)
+            direct = endpoint_caller(endpoint)
+            self.app = _endpoint_app(direct)
             if methods is None:
                 methods = ["GET"]
         else:
             self.app = endpoint
+        plain_app = self.app
         self.app = wrap_route_app(self.app, middleware, max_body_size)
+        # An application's fused stack (`stellate_routing._fused`) calls the endpoint
+        # itself, as `self.app` would, while `self.app` is still that bare adapter: no
+        # route middleware or body limit around it, and not replaced since.
+        self._direct = direct
+        self._direct_app: ASGIApp | None = self.app if direct and self.app is plain_app else None
 
         self.methods: set[str] | None
         if methods is None:
@@ -209,6 +234,7 @@ class Route(BaseRoute):
         self.path_regex, self.path_format, self.param_convertors, self._linear = compile_template(
             path
         )
+        self._static_regex = None if self.param_convertors else self.path_regex
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http":
@@ -226,15 +252,23 @@ class Route(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.methods and scope["method"] not in self.methods:
-            headers = {"Allow": ", ".join(sorted(self.methods))}
             # Inside an application the exception handlers render the 405; a bare
             # route answers it itself.
+            error = self._method_not_allowed()
             if "app" in scope:
-                raise HTTPException(status_code=405, headers=headers)
-            response = PlainTextResponse("Method Not Allowed", status_code=405, headers=headers)
+                raise error
+            response = PlainTextResponse(
+                "Method Not Allowed", status_code=405, headers=error.headers
+            )
             await response(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+    def _method_not_allowed(self) -> HTTPException:
+        # The 405 for a method outside `methods`, naming those in `Allow`.
+        return HTTPException(
+            status_code=405, headers={"Allow": ", ".join(sorted(self.methods or ()))}
+        )
 
     def __eq__(self, other: Any) -> bool:
         return (
@@ -257,6 +291,7 @@ class WebSocketRoute(BaseRoute):
     """
 
     _linear: LinearMatcher | None = None
+    _static_regex: re.Pattern[str] | None = None
 
     def __init__(
         self,
@@ -281,6 +316,7 @@ class WebSocketRoute(BaseRoute):
         self.path_regex, self.path_format, self.param_convertors, self._linear = compile_template(
             path
         )
+        self._static_regex = None if self.param_convertors else self.path_regex
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "websocket":
@@ -350,6 +386,14 @@ def matched_path_params(
 
 def _path_params(route: Route | WebSocketRoute, scope: Scope) -> dict[str, Any] | None:
     # The route's path parameters (merged with the mounts' ones) when its path matches.
+    if route.path_regex is route._static_regex:
+        # A template without parameters: its regex is the escaped path between "^"
+        # and "$", and "$" also matches before a final newline.
+        route_path = get_route_path(scope)
+        if route_path != route.path and route_path != route.path + "\n":
+            return None
+        outer = scope.get("path_params")
+        return dict(outer) if outer else {}
     if route._linear is not None:
         matched = match_template(route.path_regex, route._linear, get_route_path(scope))
         if matched is None:

@@ -346,13 +346,10 @@ class Router:
             await route.handle(scope, receive, send)
             return
 
-        if scope_type == "http" and self.redirect_slashes:
-            redirect_url = self._slash_redirect(scope)
-            if redirect_url is not None:
-                response = RedirectResponse(url=redirect_url)
-                await response(scope, receive, send)
-                return
-
+        redirect = self._redirect(scope)
+        if redirect is not None:
+            await redirect(scope, receive, send)
+            return
         await self.default(scope, receive, send)
 
     def __eq__(self, other: Any) -> bool:
@@ -411,6 +408,14 @@ class Router:
         if partial is not None:
             return partial
         return None, {}
+
+    def _redirect(self, scope: Scope) -> RedirectResponse | None:
+        # For an unmatched HTTP request: the redirect to the path with the trailing
+        # slash toggled, when `redirect_slashes` is on and a route matches that path.
+        if scope["type"] != "http" or not self.redirect_slashes:
+            return None
+        redirect_url = self._slash_redirect(scope)
+        return None if redirect_url is None else RedirectResponse(url=redirect_url)
 
     def _slash_redirect(self, scope: Scope) -> str | None:
         # The URL with the trailing slash toggled, if a route matches that path.

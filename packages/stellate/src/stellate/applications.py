@@ -13,6 +13,7 @@ from stellate_middleware import Middleware, _MiddlewareFactory
 from stellate_middleware.body_limit import RequestBodyLimitMiddleware
 from stellate_middleware.errors import ServerErrorMiddleware
 from stellate_middleware.exceptions import ExceptionHandler, ExceptionMiddleware
+from stellate_routing import _fused
 from stellate_routing.routing import BaseRoute, Router
 
 __all__ = [
@@ -69,6 +70,9 @@ class Stellate:
             RequestBodyLimitMiddleware(self.router, max_body_size)
         self.max_body_size = max_body_size
         self.middleware_stack: ASGIApp | None = None
+        # The default stack fused into one call (`fuse`), and the stack it was made for.
+        self._fused: _fused.FusedStack | None = None
+        self._fused_for: ASGIApp | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
         """Wrap the router: server errors, body limit, user middleware, exceptions."""
@@ -106,9 +110,18 @@ class Stellate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
-        if self.middleware_stack is None:
-            self.middleware_stack = self.build_middleware_stack()
-        await self.middleware_stack(scope, receive, send)
+        stack = self.middleware_stack
+        if stack is None:
+            stack = self.middleware_stack = self.build_middleware_stack()
+        if self._fused_for is not stack:
+            # Worked out again whenever the stack is (re)built or replaced.
+            self._fused_for = stack
+            self._fused = _fused.fuse(stack)
+        fused = self._fused
+        if fused is not None:
+            await fused(scope, receive, send)
+        else:
+            await stack(scope, receive, send)
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
         self.router.mount(path, app=app, name=name)

@@ -1,0 +1,186 @@
+"""An application's default middleware stack, fused into one call for HTTP requests.
+
+Without user middleware, a `Stellate` application serves every request through
+`ServerErrorMiddleware(ExceptionMiddleware(Router))`. Taken layer by layer, a plain
+request passes through the application, both middleware, the router, the route, its
+endpoint adapter and two send wrappers: about ten coroutine frames before and around
+the endpoint, which cost more than the endpoint and its response together.
+
+`FusedStack` does what those layers do, in order, in a single coroutine: it records
+the exception handlers and the router in the scope, matches the route, and for a plain
+`Route` calls the endpoint and its response itself. Whatever the layers would have
+done with an exception, it does too, through the same code (`answer_exception`, the
+`ServerErrorMiddleware`'s own answer), in the same order. Anything else that matches
+(a mount, a host, an endpoint class, a route with its own middleware) goes to the
+route's `handle`, as the router would send it; a request that matches nothing gets the
+router's redirect or its default. WebSocket and lifespan scopes take the stack itself.
+
+`fuse` builds one only for a stack of exactly those three classes with nothing
+overridden; any other stack is served as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from stellate_asgi.exceptions import HTTPException
+from stellate_asgi.types import ASGIApp, Receive, Scope, Send
+from stellate_http.requests import Request
+from stellate_http.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from stellate_middleware._tracking import SendTracker, tracking
+from stellate_middleware.errors import ServerErrorMiddleware
+from stellate_middleware.exceptions import (
+    EXCEPTION_HANDLERS_SCOPE_KEY,
+    ExceptionMiddleware,
+    answer_exception,
+)
+from stellate_routing._routes import Route
+from stellate_routing.routing import RedirectResponse, Router
+
+__all__ = ["FusedStack", "fuse"]
+
+# Responses whose `__call__` is `Response.__call__` and whose headers `__init__` set: the
+# first thing they do is send the start message, so once they raise, the response has
+# started (a `SendTracker` would say so too). Any other response goes through a tracker.
+_STARTS_FIRST = frozenset(
+    {Response, PlainTextResponse, HTMLResponse, JSONResponse, RedirectResponse}
+)
+
+
+def fuse(stack: ASGIApp) -> FusedStack | None:
+    """A `FusedStack` for `stack` if it is the plain default one, else None."""
+    if type(stack) is not ServerErrorMiddleware:
+        return None
+    exceptions = stack.app
+    if type(exceptions) is not ExceptionMiddleware:
+        return None
+    router = exceptions.app
+    # A router with middleware of its own runs it around `Router.app`: not fused.
+    if type(router) is not Router or router.middleware_stack != router.app:
+        return None
+    return FusedStack(stack, exceptions, router)
+
+
+class FusedStack:
+    """`ServerErrorMiddleware(ExceptionMiddleware(router))` for HTTP, in one coroutine."""
+
+    __slots__ = ("handlers", "router", "server_errors", "stack")
+
+    def __init__(
+        self, stack: ServerErrorMiddleware, exceptions: ExceptionMiddleware, router: Router
+    ) -> None:
+        self.stack = stack
+        self.server_errors = stack
+        self.router = router
+        # The very tuple `ExceptionMiddleware` publishes; `add_exception_handler` updates
+        # its dicts in place, so it stays current.
+        self.handlers = exceptions._handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.stack(scope, receive, send)
+            return
+        scope[EXCEPTION_HANDLERS_SCOPE_KEY] = self.handlers
+        router = self.router
+        if "router" not in scope:
+            scope["router"] = router
+        try:
+            route, child_scope = router._match(scope)
+        except Exception as exc:
+            await self._recover(exc, None, scope, receive, tracking(send))
+            return
+
+        if route is not None:
+            scope.update(child_scope)
+            scope["route"] = route
+            if type(route) is Route and route.app is route._direct_app:
+                methods = route.methods
+                if not methods or scope["method"] in methods:
+                    call = route._direct
+                    assert call is not None
+                    await self._endpoint(call, scope, receive, send)
+                else:
+                    # What `Route.handle` raises, answered without the raise.
+                    error = route._method_not_allowed()
+                    await self._recover(error, None, scope, receive, tracking(send))
+                return
+
+        tracker = tracking(send)
+        try:
+            if route is not None:
+                await route.handle(scope, receive, tracker)
+                return
+            redirect = router._redirect(scope)
+            if redirect is not None:
+                await redirect(scope, receive, tracker)
+                return
+            if router.default != router.not_found:
+                await router.default(scope, receive, tracker)
+                return
+        except Exception as exc:
+            await self._recover(exc, None, scope, receive, tracker)
+            return
+        # What `Router.not_found` raises inside an application, answered without the raise.
+        await self._recover(HTTPException(status_code=404), None, scope, receive, tracker)
+
+    async def _endpoint(
+        self,
+        call: Callable[[Request], Awaitable[Response]],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        # The route's endpoint adapter (`request_response`), with the layers' error
+        # handling: the endpoint has sent nothing when it raises.
+        request = Request(scope, receive, send)
+        try:
+            response = await call(request)
+        except Exception as exc:
+            await self._recover(exc, request, scope, receive, tracking(send))
+            return
+        if type(response) in _STARTS_FIRST:
+            try:
+                await response(scope, receive, send)
+            except Exception as exc:
+                tracker = tracking(send)
+                tracker.started = True
+                await self._recover(exc, request, scope, receive, tracker)
+            return
+        tracker = tracking(send)
+        try:
+            await response(scope, receive, tracker)
+        except Exception as exc:
+            await self._recover(exc, request, scope, receive, tracker)
+
+    async def _recover(
+        self,
+        exc: Exception,
+        request: Request | None,
+        scope: Scope,
+        receive: Receive,
+        tracker: SendTracker,
+    ) -> None:
+        """Answer `exc` as the fused layers would, innermost first; else re-raise it.
+
+        With the endpoint's `request`, the endpoint adapter tries first; a failure of its
+        handler (or a handled exception after the response started) goes on to
+        `ExceptionMiddleware`. Whatever remains goes to `ServerErrorMiddleware`, which
+        sends a 500 if nothing was sent, and is raised for the server to log.
+        """
+        handlers = self.handlers
+        try:
+            try:
+                if await answer_exception(exc, handlers, request, scope, receive, tracker):
+                    return
+            except Exception as error:
+                # `ExceptionMiddleware` gets what the adapter's answer raised. (An
+                # unanswered `exc` it would not answer either: the handlers are the same.)
+                if request is None or not await answer_exception(
+                    error, handlers, None, scope, receive, tracker
+                ):
+                    raise
+                return
+            raise exc
+        except Exception as error:
+            await self.server_errors._answer(error, scope, receive, tracker)
+            raise

@@ -1,0 +1,493 @@
+"""The application's default stack is fused into one call, with unchanged behaviour.
+
+Without user middleware, `Stellate` serves HTTP requests through one coroutine that
+does what `ServerErrorMiddleware`, `ExceptionMiddleware`, the router, the route and
+its endpoint adapter do. Every test here runs the same application twice: as it is
+(fused), and with a pass-through middleware of the user's, which keeps the layers
+apart. Both must answer alike: status, body, headers, the exception the server sees,
+and what endpoints and handlers were given.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from stellate.applications import Stellate
+from stellate.background import BackgroundTask
+from stellate.endpoints import HTTPEndpoint
+from stellate.exceptions import HTTPException
+from stellate.middleware import Middleware
+from stellate.requests import Request
+from stellate.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from stellate.routing import BaseRoute, Match, Mount, Route, Router
+from stellate.types import ASGIApp, Message, Receive, Scope, Send
+from tests.conftest import TestClientFactory
+
+Outcome = tuple[int | None, bytes, dict[str, str], str | None]
+
+
+class PassThrough:
+    """A user middleware that changes nothing, but keeps the default stack unfused."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def both(build: Callable[[list[Middleware]], Stellate]) -> tuple[Stellate, Stellate]:
+    """The application fused, and the same one with the layers kept apart."""
+    return build([]), build([Middleware(PassThrough)])
+
+
+def outcome(
+    client_factory: TestClientFactory,
+    app: Stellate,
+    method: str,
+    path: str,
+    header_names: tuple[str, ...] = (),
+) -> Outcome:
+    """Status, body, the named headers, and the exception the server saw (if any)."""
+    client = client_factory(app, raise_server_exceptions=False)
+    raised: str | None = None
+    try:
+        with client_factory(app) as strict:
+            strict.request(method, path)
+    except Exception as exc:  # any exception is part of the outcome
+        raised = f"{type(exc).__name__}: {exc}"
+    response = client.request(method, path)
+    headers = {name: response.headers[name] for name in header_names if name in response.headers}
+    return response.status_code, response.content, headers, raised
+
+
+def assert_alike(
+    client_factory: TestClientFactory,
+    build: Callable[[list[Middleware]], Stellate],
+    method: str,
+    path: str,
+    header_names: tuple[str, ...] = (),
+) -> Outcome:
+    fused, layered = both(build)
+    answer = outcome(client_factory, fused, method, path, header_names)
+    assert answer == outcome(client_factory, layered, method, path, header_names)
+    return answer
+
+
+# --- endpoints ------------------------------------------------------------------------
+
+
+async def hello(request: Request) -> Response:
+    return PlainTextResponse("hello")
+
+
+def hello_sync(request: Request) -> Response:
+    return PlainTextResponse("hello from a thread")
+
+
+async def echo_scope(request: Request) -> Response:
+    scope = request.scope
+    return JSONResponse(
+        {
+            "app": scope["app"] is request.app,
+            "router": type(scope["router"]).__name__,
+            "route": scope["route"].path,
+            "endpoint": scope["endpoint"].__name__,
+            "path_params": scope["path_params"],
+            "handlers": "stellate.exception_handlers" in scope,
+        }
+    )
+
+
+async def teapot(request: Request) -> Response:
+    raise HTTPException(status_code=418, headers={"x-tea": "earl grey"})
+
+
+async def fails(request: Request) -> Response:
+    request.state.seen_by_endpoint = True
+    raise ValueError("the endpoint failed")
+
+
+async def returns_nothing(request: Request) -> Any:
+    return None
+
+
+async def fails_in_background(request: Request) -> Response:
+    def task() -> None:
+        raise KeyError("the task failed")
+
+    return PlainTextResponse("sent first", background=BackgroundTask(task))
+
+
+async def fails_mid_stream(request: Request) -> Response:
+    async def body() -> AsyncIterator[bytes]:
+        yield b"a first chunk"
+        raise ValueError("the stream failed")
+
+    return StreamingResponse(body())
+
+
+async def fails_before_stream(request: Request) -> Response:
+    async def body() -> AsyncIterator[bytes]:
+        chunks: list[bytes] = []  # none: the stream fails before its first
+        for chunk in chunks:  # pragma: no cover
+            yield chunk
+        raise ValueError("no chunk at all")
+
+    return StreamingResponse(body())
+
+
+class Things(HTTPEndpoint):
+    async def get(self, request: Request) -> Response:
+        return PlainTextResponse("an endpoint class")
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/", hello),
+    Route("/sync", hello_sync),
+    Route("/scope/{name}", echo_scope, methods=["GET", "POST"]),
+    Route("/teapot", teapot),
+    Route("/fails", fails),
+    Route("/nothing", returns_nothing),
+    Route("/background", fails_in_background),
+    Route("/mid-stream", fails_mid_stream),
+    Route("/before-stream", fails_before_stream),
+    Route("/things", Things),
+    Route("/slash/", hello),
+    Mount("/mounted", routes=[Route("/{name}", echo_scope)]),
+]
+
+
+def application(
+    exception_handlers: dict[Any, Callable[..., Any]] | None = None,
+    routes: list[BaseRoute] | None = None,
+    debug: bool = False,
+) -> Callable[[list[Middleware]], Stellate]:
+    def build(middleware: list[Middleware]) -> Stellate:
+        return Stellate(
+            debug=debug,
+            routes=ROUTES if routes is None else routes,
+            middleware=middleware,
+            exception_handlers=exception_handlers,
+        )
+
+    return build
+
+
+# --- the plain paths --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "body"),
+    [
+        ("GET", "/", 200, b"hello"),
+        ("HEAD", "/", 200, b""),
+        ("GET", "/sync", 200, b"hello from a thread"),
+        ("GET", "/things", 200, b"an endpoint class"),
+        ("POST", "/", 405, b"Method Not Allowed"),
+        ("GET", "/missing", 404, b"Not Found"),
+        ("GET", "/teapot", 418, b"I'm a Teapot"),
+        ("GET", "/fails", 500, b"Internal Server Error"),
+        ("GET", "/nothing", 500, b"Internal Server Error"),
+        ("GET", "/background", 200, b"sent first"),
+        ("GET", "/mid-stream", 200, b"a first chunk"),
+        # A streaming response starts before its first chunk: too late for a 500.
+        ("GET", "/before-stream", 200, b""),
+    ],
+)
+def test_answers_as_the_layers_do(
+    test_client_factory: TestClientFactory, method: str, path: str, status: int, body: bytes
+) -> None:
+    answer = assert_alike(
+        test_client_factory, application(), method, path, ("allow", "x-tea", "content-type")
+    )
+    assert answer[:2] == (status, body)
+
+
+def test_the_server_sees_the_same_exceptions(test_client_factory: TestClientFactory) -> None:
+    raised = {
+        path: assert_alike(test_client_factory, application(), "GET", path)[3]
+        for path in (
+            "/",
+            "/fails",
+            "/nothing",
+            "/background",
+            "/mid-stream",
+            "/before-stream",
+            "/teapot",
+        )
+    }
+    assert raised == {
+        "/": None,
+        "/fails": "ValueError: the endpoint failed",
+        "/nothing": "TypeError: 'NoneType' object is not callable",
+        "/background": "KeyError: 'the task failed'",
+        "/mid-stream": "ValueError: the stream failed",
+        "/before-stream": "ValueError: no chunk at all",
+        "/teapot": None,
+    }
+
+
+def test_a_405_names_the_allowed_methods(test_client_factory: TestClientFactory) -> None:
+    answer = assert_alike(test_client_factory, application(), "DELETE", "/scope/x", ("allow",))
+    assert answer[:3] == (405, b"Method Not Allowed", {"allow": "GET, HEAD, POST"})
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/slash", "http://testserver/slash/"),
+        ("/sync/", "http://testserver/sync"),
+        ("/missing/", None),
+    ],
+)
+def test_slash_redirects(
+    test_client_factory: TestClientFactory, path: str, location: str | None
+) -> None:
+    fused, layered = both(application())
+    answers = []
+    for app in (fused, layered):
+        client = test_client_factory(app)
+        response = client.get(path, follow_redirects=False)
+        answers.append((response.status_code, response.headers.get("location")))
+    assert answers[0] == answers[1]
+    assert answers[0] == ((307, location) if location else (404, None))
+
+
+def test_the_endpoint_sees_the_same_scope(test_client_factory: TestClientFactory) -> None:
+    for path in ("/scope/ada", "/mounted/ada"):
+        answer = assert_alike(test_client_factory, application(), "GET", path)
+        assert answer[0] == 200
+    fused = test_client_factory(application()([]))
+    assert fused.get("/scope/ada").json() == {
+        "app": True,
+        "router": "Router",
+        "route": "/scope/{name}",
+        "endpoint": "echo_scope",
+        "path_params": {"name": "ada"},
+        "handlers": True,
+    }
+
+
+# --- exception handlers -----------------------------------------------------------------
+
+
+def test_status_and_class_handlers(test_client_factory: TestClientFactory) -> None:
+    async def for_404(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse(f"no {request.url.path}", status_code=404)
+
+    def for_405(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return JSONResponse({"allow": (exc.headers or {}).get("Allow")}, status_code=405)
+
+    async def for_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return PlainTextResponse(f"http {exc.status_code}", status_code=exc.status_code)
+
+    build = application({404: for_404, 405: for_405, HTTPException: for_http})
+    assert assert_alike(test_client_factory, build, "GET", "/nowhere")[:2] == (404, b"no /nowhere")
+    assert assert_alike(test_client_factory, build, "PUT", "/")[:2] == (
+        405,
+        b'{"allow":"GET, HEAD"}',
+    )
+    assert assert_alike(test_client_factory, build, "GET", "/teapot")[:2] == (418, b"http 418")
+
+
+def test_a_handler_gets_the_endpoints_own_request(test_client_factory: TestClientFactory) -> None:
+    async def on_value_error(request: Request, exc: Exception) -> Response:
+        seen = getattr(request.state, "seen_by_endpoint", False)
+        return PlainTextResponse(f"handled, same request: {seen}", status_code=400)
+
+    answer = assert_alike(
+        test_client_factory, application({ValueError: on_value_error}), "GET", "/fails"
+    )
+    assert answer[:2] == (400, b"handled, same request: True")
+
+
+def test_a_failing_handler_goes_to_the_next_handler(test_client_factory: TestClientFactory) -> None:
+    # The endpoint adapter's handler raises; `ExceptionMiddleware` answers that error.
+    async def on_value_error(request: Request, exc: Exception) -> Response:
+        raise LookupError("the handler failed")
+
+    async def on_lookup_error(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse(f"second: {exc}", status_code=409)
+
+    handlers = {ValueError: on_value_error, LookupError: on_lookup_error}
+    answer = assert_alike(test_client_factory, application(handlers), "GET", "/fails")
+    assert answer[:2] == (409, b"second: the handler failed")
+
+
+def test_a_failing_handler_without_a_next_one_is_a_500(
+    test_client_factory: TestClientFactory,
+) -> None:
+    async def on_value_error(request: Request, exc: Exception) -> Response:
+        raise LookupError("the handler failed")
+
+    answer = assert_alike(
+        test_client_factory, application({ValueError: on_value_error}), "GET", "/fails"
+    )
+    assert answer[0] == 500
+    assert answer[3] == "LookupError: the handler failed"
+
+
+def test_a_handled_exception_after_the_start(test_client_factory: TestClientFactory) -> None:
+    async def on_value_error(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("too late", status_code=400)  # pragma: no cover - never sent
+
+    build = application({ValueError: on_value_error, KeyError: on_value_error})
+    for path in ("/mid-stream", "/background"):
+        answer = assert_alike(test_client_factory, build, "GET", path)
+        assert answer[0] == 200
+        assert answer[3] == "RuntimeError: Caught handled exception, but response already started."
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_server_error_handlers_and_debug(
+    test_client_factory: TestClientFactory, debug: bool
+) -> None:
+    def on_server_error(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse(f"500 for {exc}", status_code=500)
+
+    handlers = None if debug else {Exception: on_server_error}
+    build = application(handlers, debug=debug)
+    if not debug:
+        answer = assert_alike(test_client_factory, build, "GET", "/fails")
+        assert answer[:2] == (500, b"500 for the endpoint failed")
+        return
+    # The debug page lists the frames, which differ; the error it names does not.
+    pages = [outcome(test_client_factory, app, "GET", "/fails") for app in both(build)]
+    for status, body, _, raised in pages:
+        assert (status, raised) == (500, "ValueError: the endpoint failed")
+        assert body.startswith(b"Traceback (most recent call last):")
+        assert body.endswith(b"ValueError: the endpoint failed\n")
+
+
+# --- what may not be fused --------------------------------------------------------------
+
+
+def test_routes_the_fused_stack_hands_on(test_client_factory: TestClientFactory) -> None:
+    # Route middleware, a replaced `app`, a custom `default`: the route's or router's
+    # own code runs, inside the same error handling.
+    class Tag:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            async def tagged(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message["headers"], (b"x-tag", b"yes")]
+                await send(message)
+
+            await self.app(scope, receive, tagged)
+
+    replaced = Route("/replaced", hello)
+    replaced.app = Tag(replaced.app)
+    routes: list[BaseRoute] = [
+        Route("/wrapped", hello, middleware=[Middleware(Tag)]),
+        Route("/limited", hello, methods=["POST"], max_body_size=4),
+        replaced,
+    ]
+    build = application(routes=routes)
+    for path in ("/wrapped", "/replaced"):
+        answer = assert_alike(test_client_factory, build, "GET", path, ("x-tag",))
+        assert answer[:3] == (200, b"hello", {"x-tag": "yes"})
+    assert assert_alike(test_client_factory, build, "POST", "/limited")[:2] == (200, b"hello")
+
+    async def teapot_default(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("default", status_code=418)(scope, receive, send)
+
+    def with_default(middleware: list[Middleware]) -> Stellate:
+        app = application(routes=routes)(middleware)
+        app.router.default = teapot_default
+        return app
+
+    assert assert_alike(test_client_factory, with_default, "GET", "/x")[:2] == (418, b"default")
+
+
+def test_a_route_that_fails_to_match_is_a_500(test_client_factory: TestClientFactory) -> None:
+    class Broken(BaseRoute):
+        def matches(self, scope: Scope) -> tuple[Match, Scope]:
+            raise ZeroDivisionError("no match today")
+
+    answer = assert_alike(test_client_factory, application(routes=[Broken()]), "GET", "/")
+    assert answer[:2] == (500, b"Internal Server Error")
+    assert answer[3] == "ZeroDivisionError: no match today"
+
+
+def test_middleware_of_the_router_is_kept(test_client_factory: TestClientFactory) -> None:
+    seen: list[str] = []
+
+    class Record:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            seen.append(scope["path"])
+            await self.app(scope, receive, send)
+
+    app = Stellate(routes=[Route("/", hello)])
+    app.router = Router([Route("/", hello)], middleware=[Middleware(Record)])
+    client = test_client_factory(app)
+    assert client.get("/").text == "hello"
+    assert seen == ["/"]
+
+
+def test_a_rebuilt_or_replaced_stack_is_used(test_client_factory: TestClientFactory) -> None:
+    app = Stellate(routes=[Route("/", hello)])
+    client = test_client_factory(app)
+    assert client.get("/").text == "hello"
+
+    async def replacement(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("replaced")(scope, receive, send)
+
+    app.middleware_stack = replacement
+    assert client.get("/").text == "replaced"
+    app.middleware_stack = None
+    assert client.get("/").text == "hello"
+
+
+def test_handlers_added_to_the_middleware_later_apply(
+    test_client_factory: TestClientFactory,
+) -> None:
+    app = Stellate(routes=ROUTES)
+    client = test_client_factory(app)
+    assert client.get("/teapot").status_code == 418
+    exceptions = app.middleware_stack.app  # type: ignore[union-attr]
+
+    async def on_teapot(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("short and stout", status_code=418)
+
+    exceptions.add_exception_handler(418, on_teapot)
+    assert client.get("/teapot").text == "short and stout"
+
+
+def test_websockets_and_lifespan_take_the_layers(test_client_factory: TestClientFactory) -> None:
+    from stellate.routing import WebSocketRoute
+    from stellate.websockets import WebSocket
+
+    async def chat(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hi")
+        await websocket.close()
+
+    app = Stellate(routes=[WebSocketRoute("/ws", chat)])
+    with test_client_factory(app) as client, client.websocket_connect("/ws") as session:
+        assert session.receive_text() == "hi"
+
+
+def test_the_fused_stack_is_shorter(test_client_factory: TestClientFactory) -> None:
+    depths: list[int] = []
+
+    async def measure(request: Request) -> Response:
+        depths.append(len(inspect.stack(context=0)))
+        return PlainTextResponse("measured")
+
+    for app in both(application(routes=[Route("/", measure)])):
+        assert test_client_factory(app).get("/").text == "measured"
+    fused, layered = depths
+    # The user's pass-through adds one frame; the layers the fusion skips add more.
+    assert fused + 4 <= layered
