@@ -85,13 +85,22 @@ class Response:
         body = getattr(self, "body", None)
         # 1xx, 204 and 304 responses never have a body, so they must not announce one.
         status_code = self.status_code
-        has_body = not (status_code < 200 or status_code in (204, 304))
-        if body is not None and has_body and b"content-length" not in names:
-            raw_headers.append((b"content-length", str(len(body)).encode("latin-1")))
+        if (
+            body is not None
+            and not (status_code < 200 or status_code in (204, 304))
+            and b"content-length" not in names
+        ):
+            length = len(body)
+            header = _CONTENT_LENGTHS.get(length)
+            if header is None:
+                header = (b"content-length", str(length).encode("latin-1"))
+                if length < _CONTENT_LENGTHS_MAX:
+                    _CONTENT_LENGTHS[length] = header
+            raw_headers.append(header)
 
         media_type = self.media_type
         if media_type is not None and b"content-type" not in names:
-            raw_headers.append((b"content-type", _content_type(media_type, self.charset)))
+            raw_headers.append(_content_type_header(media_type, self.charset))
 
         self.raw_headers = raw_headers
 
@@ -198,23 +207,27 @@ class Response:
             await self.background()
 
 
-# `content-type` values already encoded, by media type and charset (bounded in size).
-_CONTENT_TYPES: dict[tuple[str, str], bytes] = {}
+# Header pairs made once and shared by every response (tuples of bytes, immutable):
+# `content-length` for the smaller bodies, and `content-type` by media type and
+# charset, bounded in number.
+_CONTENT_LENGTHS: dict[int, tuple[bytes, bytes]] = {}
+_CONTENT_LENGTHS_MAX = 1024
+_CONTENT_TYPES: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 _CONTENT_TYPES_MAX = 256
 
 
-def _content_type(media_type: str, charset: str) -> bytes:
-    # The encoded `content-type` of `media_type`, with `charset` added to a text type.
+def _content_type_header(media_type: str, charset: str) -> tuple[bytes, bytes]:
+    # The `content-type` header of `media_type`, with `charset` added to a text type.
     key = (media_type, charset)
-    value = _CONTENT_TYPES.get(key)
-    if value is None:
+    header = _CONTENT_TYPES.get(key)
+    if header is None:
         content_type = media_type
         if content_type.startswith("text/") and "charset=" not in content_type.lower():
             content_type += "; charset=" + charset
-        value = content_type.encode("latin-1")
+        header = (b"content-type", content_type.encode("latin-1"))
         if len(_CONTENT_TYPES) < _CONTENT_TYPES_MAX:
-            _CONTENT_TYPES[key] = value
-    return value
+            _CONTENT_TYPES[key] = header
+    return header
 
 
 def as_bytes(content: object, what: str) -> bytes | memoryview:

@@ -120,7 +120,13 @@ class Request(HTTPConnection[StateT]):
     so they can be called again (and `stream()` then replays the kept body).
     """
 
-    _form: FormData | None
+    # The state of the body, until set on the instance: class attributes, so that
+    # making a request (once per request) stores only what it is given.
+    _stream_consumed = False
+    _is_disconnected = False
+    _form: FormData | None = None
+    # Request messages that `is_disconnected()` received before `stream()` did.
+    _pending: list[Message] | None = None
 
     def __init__(self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send):
         if scope["type"] != "http":
@@ -131,11 +137,6 @@ class Request(HTTPConnection[StateT]):
         self.scope = scope
         self._receive = receive
         self._send = send
-        self._stream_consumed = False
-        self._is_disconnected = False
-        self._form = None
-        # Request messages that `is_disconnected()` received before `stream()` did.
-        self._pending: list[Message] = []
 
     @property
     def method(self) -> str:
@@ -162,7 +163,8 @@ class Request(HTTPConnection[StateT]):
         if self._stream_consumed:
             raise RuntimeError("Stream consumed")
         while not self._stream_consumed:
-            message = self._pending.pop(0) if self._pending else await self._receive()
+            pending = self._pending
+            message = pending.pop(0) if pending else await self._receive()
             if message["type"] == "http.request":
                 body: bytes = message.get("body", b"")
                 if not message.get("more_body", False):
@@ -226,6 +228,8 @@ class Request(HTTPConnection[StateT]):
                 self._is_disconnected = True
             elif message.get("type") == "http.request":
                 # Starlette drops this chunk of body; keep it for `stream()`.
+                if self._pending is None:
+                    self._pending = []
                 self._pending.append(message)
         return self._is_disconnected
 

@@ -21,8 +21,6 @@ overridden; any other stack is served as it is.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from stellate_asgi.exceptions import HTTPException
 from stellate_asgi.types import ASGIApp, Receive, Scope, Send
 from stellate_http.requests import Request
@@ -34,7 +32,7 @@ from stellate_middleware.exceptions import (
     ExceptionMiddleware,
     answer_exception,
 )
-from stellate_routing._routes import Route
+from stellate_routing._routes import BaseRoute, Route
 from stellate_routing.routing import RedirectResponse, Router
 
 __all__ = ["FusedStack", "fuse"]
@@ -89,53 +87,28 @@ class FusedStack:
         except Exception as exc:
             await self._recover(exc, None, scope, receive, tracking(send))
             return
-
-        if route is not None:
-            scope.update(child_scope)
-            scope["route"] = route
-            if type(route) is Route and route.app is route._direct_app:
-                methods = route.methods
-                if not methods or scope["method"] in methods:
-                    call = route._direct
-                    assert call is not None
-                    await self._endpoint(call, scope, receive, send)
-                else:
-                    # What `Route.handle` raises, answered without the raise.
-                    error = route._method_not_allowed()
-                    await self._recover(error, None, scope, receive, tracking(send))
-                return
-
-        tracker = tracking(send)
-        try:
-            if route is not None:
-                await route.handle(scope, receive, tracker)
-                return
-            redirect = router._redirect(scope)
-            if redirect is not None:
-                await redirect(scope, receive, tracker)
-                return
-            if router.default != router.not_found:
-                await router.default(scope, receive, tracker)
-                return
-        except Exception as exc:
-            await self._recover(exc, None, scope, receive, tracker)
+        if (
+            type(route) is not Route
+            or (direct := route._direct) is None
+            or direct[0] is not route.app
+        ):
+            await self._elsewhere(route, child_scope, scope, receive, send)
             return
-        # What `Router.not_found` raises inside an application, answered without the raise.
-        await self._recover(HTTPException(status_code=404), None, scope, receive, tracker)
 
-    async def _endpoint(
-        self,
-        call: Callable[[Request], Awaitable[Response]],
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-    ) -> None:
-        # The route's endpoint adapter (`request_response`), with the layers' error
-        # handling: the endpoint has sent nothing when it raises.
+        # A plain `Route`: what `Route.handle` and its endpoint adapter do.
+        scope.update(child_scope)
+        scope["route"] = route
+        methods = route.methods
+        if methods and scope["method"] not in methods:
+            # What `Route.handle` raises, answered without the raise.
+            error = route._method_not_allowed()
+            await self._recover(error, None, scope, receive, tracking(send))
+            return
         request = Request(scope, receive, send)
         try:
-            response = await call(request)
+            response = await direct[1](request)
         except Exception as exc:
+            # The endpoint has sent nothing (it has no way to start a response).
             await self._recover(exc, request, scope, receive, tracking(send))
             return
         if type(response) in _STARTS_FIRST:
@@ -151,6 +124,37 @@ class FusedStack:
             await response(scope, receive, tracker)
         except Exception as exc:
             await self._recover(exc, request, scope, receive, tracker)
+
+    async def _elsewhere(
+        self,
+        route: BaseRoute | None,
+        child_scope: Scope,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        # Any other match goes to the route's `handle`, no match to the router's
+        # redirect or default, as `Router.app` sends them; the error handling is the same.
+        tracker = tracking(send)
+        router = self.router
+        try:
+            if route is not None:
+                scope.update(child_scope)
+                scope["route"] = route
+                await route.handle(scope, receive, tracker)
+                return
+            redirect = router._redirect(scope)
+            if redirect is not None:
+                await redirect(scope, receive, tracker)
+                return
+            if router.default != router.not_found:
+                await router.default(scope, receive, tracker)
+                return
+        except Exception as exc:
+            await self._recover(exc, None, scope, receive, tracker)
+            return
+        # What `Router.not_found` raises inside an application, answered without the raise.
+        await self._recover(HTTPException(status_code=404), None, scope, receive, tracker)
 
     async def _recover(
         self,

@@ -108,7 +108,7 @@ class RouteIndex(Generic[T]):
             return exact
         return self._walk(route_path)
 
-    def _walk(self, route_path: str) -> list[T]:
+    def _walk(self, route_path: str) -> Sequence[T]:
         positions = list(self._always)
         # Every indexed template starts with "/", and so does everything it matches.
         if route_path.startswith("/"):
@@ -117,6 +117,9 @@ class RouteIndex(Generic[T]):
                 # A pattern's "$" also matches just before a final newline.
                 self._collect(route_path[1:-1].split("/"), positions)
                 positions = list(set(positions))
+        if not positions:
+            # Most 404s, and the slash-toggled lookups behind them.
+            return ()
         positions.sort()
         routes = self.routes
         return [routes[position] for position in positions]

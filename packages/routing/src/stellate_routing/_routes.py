@@ -220,8 +220,9 @@ class Route(BaseRoute):
         # An application's fused stack (`stellate_routing._fused`) calls the endpoint
         # itself, as `self.app` would, while `self.app` is still that bare adapter: no
         # route middleware or body limit around it, and not replaced since.
-        self._direct = direct
-        self._direct_app: ASGIApp | None = self.app if direct and self.app is plain_app else None
+        self._direct: tuple[ASGIApp, Callable[[Request], Awaitable[Response]]] | None = (
+            (self.app, direct) if direct is not None and self.app is plain_app else None
+        )
 
         self.methods: set[str] | None
         if methods is None:
