@@ -491,3 +491,33 @@ def test_the_fused_stack_is_shorter(test_client_factory: TestClientFactory) -> N
     fused, layered = depths
     # The user's pass-through adds one frame; the layers the fusion skips add more.
     assert fused + 4 <= layered
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("GET", "/missing"), ("PUT", "/")])
+async def test_a_send_that_fails_reaches_the_server_alike(method: str, path: str) -> None:
+    # The server's `send` fails on the start: the error propagates, and neither stack
+    # tries a second response (a 500) after it.
+    outcomes: list[list[str]] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        outcomes[-1].append(message["type"])
+        raise OSError("connection lost")
+
+    for app in both(application()):
+        outcomes.append([])
+
+        scope: Scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"example.org")],
+        }
+        with pytest.raises(OSError, match="connection lost"):
+            await app(scope, receive, send)
+    assert outcomes[0] == outcomes[1] == ["http.response.start"]

@@ -77,7 +77,7 @@ class Response:
                         "CR, LF or NUL characters"
                     )
                 raw_headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
-            names = {name for name, _ in raw_headers}
+            names = dict(raw_headers)
         else:
             raw_headers = []
             names = ()

@@ -128,9 +128,7 @@ class ExceptionMiddleware:
         """The default `HTTPException` handler: a plain-text response of its `detail`."""
         if not isinstance(exc, HTTPException):
             raise TypeError(f"http_exception handles HTTPException, not {type(exc).__name__}")
-        if exc.status_code in _BODILESS_STATUS_CODES:
-            return Response(status_code=exc.status_code, headers=exc.headers)
-        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        return http_exception_response(exc)
 
     async def websocket_exception(self, websocket: WebSocket, exc: Exception) -> None:
         """The default `WebSocketException` handler: close with its `code` and `reason`."""
@@ -139,6 +137,16 @@ class ExceptionMiddleware:
                 f"websocket_exception handles WebSocketException, not {type(exc).__name__}"
             )
         await websocket.close(code=exc.code, reason=exc.reason)
+
+
+def http_exception_response(exc: HTTPException) -> Response:
+    """The response of the default `HTTPException` handler: its status, detail and headers.
+
+    Internal to the Stellate packages; an application's fused stack sends it directly.
+    """
+    if exc.status_code in _BODILESS_STATUS_CODES:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
 
 async def call_handling_exceptions(

@@ -31,6 +31,7 @@ from stellate_middleware.exceptions import (
     EXCEPTION_HANDLERS_SCOPE_KEY,
     ExceptionMiddleware,
     answer_exception,
+    http_exception_response,
 )
 from stellate_routing._routes import BaseRoute, Route
 from stellate_routing.routing import RedirectResponse, Router
@@ -62,7 +63,7 @@ def fuse(stack: ASGIApp) -> FusedStack | None:
 class FusedStack:
     """`ServerErrorMiddleware(ExceptionMiddleware(router))` for HTTP, in one coroutine."""
 
-    __slots__ = ("handlers", "router", "server_errors", "stack")
+    __slots__ = ("default_handler", "handlers", "router", "server_errors", "stack")
 
     def __init__(
         self, stack: ServerErrorMiddleware, exceptions: ExceptionMiddleware, router: Router
@@ -73,6 +74,8 @@ class FusedStack:
         # The very tuple `ExceptionMiddleware` publishes; `add_exception_handler` updates
         # its dicts in place, so it stays current.
         self.handlers = exceptions._handlers
+        # Equal to (not the same object as) what `exceptions` registered by default.
+        self.default_handler = exceptions.http_exception
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,8 +104,7 @@ class FusedStack:
         methods = route.methods
         if methods and scope["method"] not in methods:
             # What `Route.handle` raises, answered without the raise.
-            error = route._method_not_allowed()
-            await self._recover(error, None, scope, receive, tracking(send))
+            await self._refuse(route._method_not_allowed(), scope, receive, send)
             return
         request = Request(scope, receive, send)
         try:
@@ -154,7 +156,30 @@ class FusedStack:
             await self._recover(exc, None, scope, receive, tracker)
             return
         # What `Router.not_found` raises inside an application, answered without the raise.
-        await self._recover(HTTPException(status_code=404), None, scope, receive, tracker)
+        await self._refuse(HTTPException(status_code=404), scope, receive, tracker)
+
+    async def _refuse(
+        self, error: HTTPException, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        # A 404 or 405 of the router's, answered as `_recover` would answer it raised.
+        # When the handler it finds is `ExceptionMiddleware`'s default one, its response
+        # is made and sent here, without the general handler call.
+        exception_handlers, status_handlers = self.handlers
+        if (
+            error.status_code in status_handlers
+            or exception_handlers.get(HTTPException) != self.default_handler
+        ):
+            await self._recover(error, None, scope, receive, tracking(send))
+            return
+        response = http_exception_response(error)
+        try:
+            await response(scope, receive, send)
+        except Exception as exc:
+            # As a failure of the handler's response: it had started (`_STARTS_FIRST`).
+            tracker = tracking(send)
+            tracker.started = True
+            await self.server_errors._answer(exc, scope, receive, tracker)
+            raise
 
     async def _recover(
         self,

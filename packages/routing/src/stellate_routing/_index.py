@@ -37,8 +37,12 @@ __all__ = ["RouteIndex", "RouteList"]
 T = TypeVar("T")
 
 
+# The most candidates a trie node keeps precomputed for the paths that reach it.
+_MAX_PRECOMPUTED = 32
+
+
 class _Node:
-    __slots__ = ("prefix", "static", "terminal", "wildcard")
+    __slots__ = ("ending", "passing", "prefix", "static", "terminal", "wildcard")
 
     def __init__(self) -> None:
         self.static: dict[str, _Node] = {}
@@ -47,6 +51,11 @@ class _Node:
         self.terminal: list[int] = []
         # Positions of routes that may match any path reaching this node.
         self.prefix: list[int] = []
+        # Set by `RouteIndex.freeze`: the candidates of a path that ends at this node,
+        # and of one that goes on past it and finds no child. A trie node is reached by
+        # a single branch, so these are the same for every path that gets here.
+        self.ending: tuple[Any, ...] | None = None
+        self.passing: tuple[Any, ...] | None = None
 
 
 class RouteIndex(Generic[T]):
@@ -98,7 +107,19 @@ class RouteIndex(Generic[T]):
         self._always.append(position)
 
     def freeze(self) -> None:
-        """Precompute the candidates of every static template's path; call after the adds."""
+        """Precompute candidates, per node and per static template; call after the adds."""
+        # Routes that are candidates everywhere would be copied into every node: an index
+        # that has any keeps to the general walk.
+        if not self._always:
+            pending: list[tuple[_Node, list[int]]] = [(self._root, [])]
+            while pending:
+                node, above = pending.pop()
+                passing = above + node.prefix
+                node.passing = self._routes_at(passing)
+                node.ending = self._routes_at(passing + node.terminal)
+                pending.extend((child, passing) for child in node.static.values())
+                if node.wildcard is not None:
+                    pending.append((node.wildcard, passing))
         self._exact = {path: tuple(self._walk(path)) for path in self._static_paths}
 
     def lookup(self, route_path: str) -> Sequence[T]:
@@ -109,6 +130,10 @@ class RouteIndex(Generic[T]):
         return self._walk(route_path)
 
     def _walk(self, route_path: str) -> Sequence[T]:
+        if route_path.startswith("/") and not route_path.endswith("\n"):
+            found = self._single_branch(route_path[1:].split("/"))
+            if found is not None:
+                return found
         positions = list(self._always)
         # Every indexed template starts with "/", and so does everything it matches.
         if route_path.startswith("/"):
@@ -123,6 +148,32 @@ class RouteIndex(Generic[T]):
         positions.sort()
         routes = self.routes
         return [routes[position] for position in positions]
+
+    def _single_branch(self, segments: list[str]) -> tuple[T, ...] | None:
+        # Most paths follow a single branch of the trie to a node whose candidates
+        # `freeze` worked out. None: the path could go both ways (a static child and the
+        # wildcard), or the node has no precomputed candidates; the general walk decides.
+        node = self._root
+        for segment in segments:
+            child = node.static.get(segment)
+            wildcard = node.wildcard if segment else None
+            if child is None:
+                if wildcard is None:
+                    return node.passing
+                node = wildcard
+            elif wildcard is None:
+                node = child
+            else:
+                return None
+        return node.ending
+
+    def _routes_at(self, positions: list[int]) -> tuple[T, ...] | None:
+        # The routes at `positions`, in declaration order; None for a long list, which
+        # is not worth keeping at every node below (the general walk finds it).
+        if len(positions) > _MAX_PRECOMPUTED:
+            return None
+        routes = self.routes
+        return tuple(routes[position] for position in sorted(positions))
 
     def _collect(self, segments: list[str], out: list[int]) -> None:
         # Most paths follow a single branch of the trie: walk it without a frontier
