@@ -63,12 +63,11 @@ def fuse(stack: ASGIApp) -> FusedStack | None:
 class FusedStack:
     """`ServerErrorMiddleware(ExceptionMiddleware(router))` for HTTP, in one coroutine."""
 
-    __slots__ = ("default_handler", "handlers", "router", "server_errors", "stack")
+    __slots__ = ("default_handler", "handlers", "router", "server_errors")
 
     def __init__(
         self, stack: ServerErrorMiddleware, exceptions: ExceptionMiddleware, router: Router
     ) -> None:
-        self.stack = stack
         self.server_errors = stack
         self.router = router
         # The very tuple `ExceptionMiddleware` publishes; `add_exception_handler` updates
@@ -79,7 +78,7 @@ class FusedStack:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.stack(scope, receive, send)
+            await self.server_errors(scope, receive, send)
             return
         scope[EXCEPTION_HANDLERS_SCOPE_KEY] = self.handlers
         router = self.router
