@@ -371,18 +371,19 @@ def matched_path_params(
 ) -> dict[str, Any] | None:
     """The outer routes' `path_params`, updated with the converted `matched` groups.
 
-    None when a convertor rejects its text with `ValueError`: the route does not match.
-    (Starlette lets that error become a 500; a path is client input, so here it is a
-    404, e.g. for an `{id:int}` of more digits than `int()` accepts.)
+    `matched` is a dict of its own (a match's groups), converted in place. None when a
+    convertor rejects its text with `ValueError`: the route does not match. (Starlette
+    lets that error become a 500; a path is client input, so here it is a 404, e.g.
+    for an `{id:int}` of more digits than `int()` accepts.)
     """
-    outer = scope.get("path_params")
-    path_params = dict(outer) if outer else {}
+    converted: dict[str, Any] = matched
     try:
         for key, value in matched.items():
-            path_params[key] = convertors[key].convert(value)
+            converted[key] = convertors[key].convert(value)
     except ValueError:
         return None
-    return path_params
+    outer = scope.get("path_params")
+    return {**outer, **converted} if outer else converted
 
 
 def _path_params(route: Route | WebSocketRoute, scope: Scope) -> dict[str, Any] | None:
