@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -438,3 +439,50 @@ def test_uuid_and_float_routes_are_segment_indexed() -> None:
     assert child_scope["path_params"] == {"id": value}
     scope = {"type": "http", "method": "GET", "path": "/f/2.5", "root_path": ""}
     assert router._match(scope)[1]["path_params"] == {"x": 2.5}
+
+
+def test_a_static_route_alone_on_its_path_answers_as_its_matches_would() -> None:
+    # The router skips `matches()` for a plain parameterless route that is the only
+    # candidate of its path; what it returns must be what `matches()` returns.
+    get_only = Route("/a", http_endpoint, methods=["GET"])
+    socket = WebSocketRoute("/a", endpoint_app)
+    router = Router(routes=[get_only, socket, Route("/a/{x}", http_endpoint)])
+    for scope_type, method, route in [
+        ("http", "GET", get_only),
+        ("http", "POST", get_only),
+        ("websocket", "GET", socket),
+    ]:
+        for outer in ({}, {"tenant": "t1"}):
+            scope = {
+                "type": scope_type,
+                "method": method,
+                "path": "/a",
+                "root_path": "",
+                "path_params": outer,
+            }
+            assert router._match(scope) == (route, route.matches(scope)[1])
+            assert router._match(scope)[1]["path_params"] == outer
+            assert router._match(scope)[1]["path_params"] is not outer
+
+
+def test_a_static_route_with_a_replaced_regex_matches_by_it() -> None:
+    route = Route("/a", http_endpoint)
+    router = Router(routes=[route])
+    scope = {"type": "http", "method": "GET", "path": "/a", "root_path": ""}
+    assert router._match(scope)[0] is route
+    # Candidates still come from the template (a changed path is not seen, as the
+    # Router documents), but the route's own regex decides: "/a" no longer matches.
+    route.path_regex = re.compile("^/b$")
+    assert router._match(scope)[0] is None
+
+
+def test_a_route_that_matches_its_own_way_is_asked() -> None:
+    class Never(Route):
+        def matches(self, scope: Scope) -> tuple[Match, Scope]:
+            return Match.NONE, {}
+
+    router = Router(routes=[Never("/a", http_endpoint)])
+    assert router._match({"type": "http", "method": "GET", "path": "/a", "root_path": ""}) == (
+        None,
+        {},
+    )

@@ -71,6 +71,8 @@ class RouteIndex(Generic[T]):
         # request paths, so its size is fixed by the routes.
         self._exact: dict[str, tuple[T, ...]] = {}
         self._static_paths: list[str] = []
+        # The static paths that one route alone can match, and that route (see `freeze`).
+        self.sole: dict[str, T] = {}
 
     def add(
         self, position: int, path_format: str, convertors: Mapping[str, Convertor[Any]]
@@ -106,8 +108,13 @@ class RouteIndex(Generic[T]):
         """Make the route at `position` a candidate for every path."""
         self._always.append(position)
 
-    def freeze(self) -> None:
-        """Precompute candidates, per node and per static template; call after the adds."""
+    def freeze(self, sole: Callable[[T], bool] = lambda route: False) -> None:
+        """Precompute candidates, per node and per static template; call after the adds.
+
+        `sole` tells the routes that match only their own static path (and always
+        that path): where such a route is a path's only candidate, `sole` maps the path
+        to it, and that route alone decides how the path matches.
+        """
         # Routes that are candidates everywhere would be copied into every node: an index
         # that has any keeps to the general walk.
         if not self._always:
@@ -121,6 +128,11 @@ class RouteIndex(Generic[T]):
                 if node.wildcard is not None:
                     pending.append((node.wildcard, passing))
         self._exact = {path: tuple(self._walk(path)) for path in self._static_paths}
+        self.sole = {
+            path: candidates[0]
+            for path, candidates in self._exact.items()
+            if len(candidates) == 1 and sole(candidates[0])
+        }
 
     def lookup(self, route_path: str) -> Sequence[T]:
         """The routes that could match `route_path`, in declaration order."""

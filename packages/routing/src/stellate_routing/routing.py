@@ -390,16 +390,28 @@ class Router:
         """Append a `WebSocketRoute`."""
         self.routes.append(WebSocketRoute(path, endpoint=endpoint, name=name))
 
+    def _index(self, scope_type: str) -> RouteIndex[BaseRoute]:
+        # The index of the routes as they are now, for `http` or `websocket` scopes.
+        index: RouteIndex[BaseRoute] = self._routes.cached(scope_type, _INDEX_BUILDERS[scope_type])
+        return index
+
     def _candidates(self, scope: Scope) -> Sequence[BaseRoute]:
         # Every route that could match `scope`, in declaration order (a superset).
-        scope_type: str = scope["type"]
-        index: RouteIndex[BaseRoute] = self._routes.cached(scope_type, _INDEX_BUILDERS[scope_type])
-        return index.lookup(get_route_path(scope))
+        return self._index(scope["type"]).lookup(get_route_path(scope))
 
     def _match(self, scope: Scope) -> tuple[BaseRoute | None, Scope]:
         # First full match in declaration order, else the first partial one.
+        index = self._index(scope["type"])
+        route_path = get_route_path(scope)
+        # `_matches_only_its_path` let only these two types in.
+        sole = cast("Route | WebSocketRoute | None", index.sole.get(route_path))
+        if sole is not None and sole.path_regex is sole._static_regex:
+            # The one route that can match this path, a `Route` or `WebSocketRoute`
+            # without parameters: what its `matches` gives, whether FULL or PARTIAL.
+            outer = scope.get("path_params")
+            return sole, {"endpoint": sole.endpoint, "path_params": dict(outer) if outer else {}}
         partial: tuple[BaseRoute, Scope] | None = None
-        for route in self._candidates(scope):
+        for route in index.lookup(route_path):
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 return route, child_scope
@@ -505,8 +517,15 @@ def _build_index(scope_type: str, routes: Sequence[BaseRoute]) -> RouteIndex[Bas
         else:
             # A Host, a route that matches its own way, or anything else: always tried.
             index.add_always(position)
-    index.freeze()
+    index.freeze(sole=_matches_only_its_path)
     return index
+
+
+def _matches_only_its_path(route: BaseRoute) -> bool:
+    # A plain `Route` or `WebSocketRoute` (their own `matches`) without parameters.
+    if type(route) is Route or type(route) is WebSocketRoute:
+        return not route.param_convertors
+    return False
 
 
 # One index per scope type: an HTTP request never even considers a WebSocketRoute.
