@@ -486,11 +486,19 @@ def test_the_fused_stack_is_shorter(test_client_factory: TestClientFactory) -> N
         depths.append(len(inspect.stack(context=0)))
         return PlainTextResponse("measured")
 
-    for app in both(application(routes=[Route("/", measure)])):
-        assert test_client_factory(app).get("/").text == "measured"
-    fused, layered = depths
+    routes: list[BaseRoute] = [
+        Route("/", measure),
+        Mount("/a", routes=[Mount("/b", routes=[Route("/c", measure)])]),
+    ]
+    for app in both(application(routes=routes)):
+        client = test_client_factory(app)
+        assert client.get("/").text == client.get("/a/b/c").text == "measured"
+    fused, fused_mounted, layered, layered_mounted = depths
     # The user's pass-through adds one frame; the layers the fusion skips add more.
     assert fused + 4 <= layered
+    # Mounted routers are matched through, not called: no frame per mount.
+    assert fused_mounted == fused
+    assert layered_mounted > layered
 
 
 @pytest.mark.anyio
@@ -521,3 +529,104 @@ async def test_a_send_that_fails_reaches_the_server_alike(method: str, path: str
         with pytest.raises(OSError, match="connection lost"):
             await app(scope, receive, send)
     assert outcomes[0] == outcomes[1] == ["http.response.start"]
+
+
+# --- mounts ---------------------------------------------------------------------------
+
+
+async def where(request: Request) -> Response:
+    scope = request.scope
+    return JSONResponse(
+        {
+            "route": scope["route"].path,
+            "root_path": scope["root_path"],
+            "app_root_path": scope.get("app_root_path"),
+            "path_params": scope["path_params"],
+            "url": str(request.url_for("region:deep", region="eu", item="x")),
+        }
+    )
+
+
+def mounted_application(middleware: list[Middleware]) -> Stellate:
+    async def teapot_default(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("inner default", status_code=418)(scope, receive, send)
+
+    with_default = Router([Route("/known", hello)], default=teapot_default)
+    return Stellate(
+        routes=[
+            Mount(
+                "/api",
+                routes=[
+                    Route("/hello", hello, methods=["GET"]),
+                    Route("/slash/", hello),
+                    Mount(
+                        "/wrapped",
+                        routes=[Route("/x", hello)],
+                        middleware=[Middleware(PassThrough)],
+                    ),
+                    Mount("/raw", app=PlainTextResponse("a raw app")),
+                    Mount("/default", app=with_default),
+                    # Last: it would take "/wrapped/x" too (region "wrapped").
+                    Mount(
+                        "/{region}",
+                        routes=[Route("/items/{item}", where, name="deep")],
+                        name="region",
+                    ),
+                ],
+            )
+        ],
+        middleware=middleware,
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/hello", 200),
+        ("POST", "/api/hello", 405),
+        ("GET", "/api/missing", 404),
+        ("GET", "/api/eu/items/42", 200),
+        ("GET", "/api/eu/items/42/", 200),  # after the redirect to the path without "/"
+        ("GET", "/api/eu/nothing", 404),
+        ("GET", "/api/wrapped/x", 200),
+        ("GET", "/api/raw/anything", 200),
+        ("GET", "/api/default/known", 200),
+        ("GET", "/api/default/unknown", 418),
+        ("GET", "/api", 404),
+    ],
+)
+def test_mounted_routers_answer_as_layered(
+    test_client_factory: TestClientFactory, method: str, path: str, status: int
+) -> None:
+    answer = assert_alike(
+        test_client_factory, mounted_application, method, path, ("allow", "location")
+    )
+    assert answer[0] == status
+    assert answer[3] is None
+
+
+def test_a_route_inside_mounts_sees_the_same_scope(test_client_factory: TestClientFactory) -> None:
+    answers = [
+        test_client_factory(app).get("/api/eu/items/42").json()
+        for app in (mounted_application([]), mounted_application([Middleware(PassThrough)]))
+    ]
+    assert (
+        answers[0]
+        == answers[1]
+        == {
+            "route": "/items/{item}",
+            "root_path": "/api/eu",
+            "app_root_path": "",
+            "path_params": {"region": "eu", "item": "42"},
+            "url": "http://testserver/api/eu/items/x",
+        }
+    )
+
+
+def test_slash_redirects_inside_a_mount(test_client_factory: TestClientFactory) -> None:
+    for app in (mounted_application([]), mounted_application([Middleware(PassThrough)])):
+        response = test_client_factory(app).get("/api/slash", follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (
+            307,
+            "http://testserver/api/slash/",
+        )

@@ -8,12 +8,14 @@ the endpoint, which cost more than the endpoint and its response together.
 
 `FusedStack` does what those layers do, in order, in a single coroutine: it records
 the exception handlers and the router in the scope, matches the route, and for a plain
-`Route` calls the endpoint and its response itself. Whatever the layers would have
-done with an exception, it does too, through the same code (`answer_exception`, the
-`ServerErrorMiddleware`'s own answer), in the same order. Anything else that matches
-(a mount, a host, an endpoint class, a route with its own middleware) goes to the
-route's `handle`, as the router would send it; a request that matches nothing gets the
-router's redirect or its default. WebSocket and lifespan scopes take the stack itself.
+`Route` calls the endpoint and its response itself; through a `Mount` of a plain
+`Router` it goes on matching inside, as the mount and that router would. Whatever the
+layers would have done with an exception, it does too, through the same code
+(`answer_exception`, the `ServerErrorMiddleware`'s own answer), in the same order.
+Anything else that matches (another mount, a host, an endpoint class, a route with its
+own middleware) goes to the route's `handle`, as the router would send it; a request
+that matches nothing gets the innermost router's redirect or default. WebSocket and
+lifespan scopes take the stack itself.
 
 `fuse` builds one only for a stack of exactly those three classes with nothing
 overridden; any other stack is served as it is.
@@ -34,7 +36,7 @@ from stellate_middleware.exceptions import (
     http_exception_response,
 )
 from stellate_routing._routes import BaseRoute, Route
-from stellate_routing.routing import RedirectResponse, Router
+from stellate_routing.routing import Mount, RedirectResponse, Router
 
 __all__ = ["FusedStack", "fuse"]
 
@@ -86,6 +88,13 @@ class FusedStack:
             scope["router"] = router
         try:
             route, child_scope = router._match(scope)
+            # A mount of a plain router: match on inside it, as `Mount.handle` and that
+            # router would, so that its routes are served the same direct way.
+            while type(route) is Mount and (inner := _plain_router(route)) is not None:
+                scope.update(child_scope)
+                scope["route"] = route
+                router = inner
+                route, child_scope = router._match(scope)
         except Exception as exc:
             await self._recover(exc, None, scope, receive, tracking(send))
             return
@@ -94,7 +103,7 @@ class FusedStack:
             or (direct := route._direct) is None
             or direct[0] is not route.app
         ):
-            await self._elsewhere(route, child_scope, scope, receive, send)
+            await self._elsewhere(router, route, child_scope, scope, receive, send)
             return
 
         # A plain `Route`: what `Route.handle` and its endpoint adapter do.
@@ -128,16 +137,17 @@ class FusedStack:
 
     async def _elsewhere(
         self,
+        router: Router,
         route: BaseRoute | None,
         child_scope: Scope,
         scope: Scope,
         receive: Receive,
         send: Send,
     ) -> None:
-        # Any other match goes to the route's `handle`, no match to the router's
-        # redirect or default, as `Router.app` sends them; the error handling is the same.
+        # Any other match goes to the route's `handle`, no match to the (innermost)
+        # router's redirect or default, as `Router.app` sends them; the error handling
+        # is the same.
         tracker = tracking(send)
-        router = self.router
         try:
             if route is not None:
                 scope.update(child_scope)
@@ -212,3 +222,11 @@ class FusedStack:
         except Exception as error:
             await self.server_errors._answer(error, scope, receive, tracker)
             raise
+
+
+def _plain_router(mount: Mount) -> Router | None:
+    # The router a mount serves, when nothing wraps it and it has no middleware of its own.
+    app = mount.app
+    if app is mount._base_app and type(app) is Router and app.middleware_stack == app.app:
+        return app
+    return None
