@@ -2,10 +2,12 @@
 
 Without user middleware, `Stellate` serves HTTP requests through one coroutine that
 does what `ServerErrorMiddleware`, `ExceptionMiddleware`, the router, the route and
-its endpoint adapter do. Every test here runs the same application twice: as it is
-(fused), and with a pass-through middleware of the user's, which keeps the layers
-apart. Both must answer alike: status, body, headers, the exception the server sees,
-and what endpoints and handlers were given.
+its endpoint adapter do; with middleware of the user's, the part under it
+(`ExceptionMiddleware` and the router) is fused the same way. Every test here runs the
+same application three ways: as it is (fused), with a pass-through middleware of the
+user's (fused under it), and with an opaque one that hides what it wraps (layered).
+All must answer alike: status, body, headers, the exception the server sees, and what
+endpoints and handlers were given.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ Outcome = tuple[int | None, bytes, dict[str, str], str | None]
 
 
 class PassThrough:
-    """A user middleware that changes nothing, but keeps the default stack unfused."""
+    """A user middleware that changes nothing; what it wraps is its `app`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,9 +42,20 @@ class PassThrough:
         await self.app(scope, receive, send)
 
 
-def both(build: Callable[[list[Middleware]], Stellate]) -> tuple[Stellate, Stellate]:
-    """The application fused, and the same one with the layers kept apart."""
-    return build([]), build([Middleware(PassThrough)])
+class Opaque:
+    """A user middleware that changes nothing and does not say what it wraps: the
+    layers under it cannot be found, so they serve as layers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.inner = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.inner(scope, receive, send)
+
+
+def variants(build: Callable[[list[Middleware]], Stellate]) -> tuple[Stellate, ...]:
+    """The application fused, fused under a middleware, and layered."""
+    return build([]), build([Middleware(PassThrough)]), build([Middleware(Opaque)])
 
 
 def outcome(
@@ -72,10 +85,9 @@ def assert_alike(
     path: str,
     header_names: tuple[str, ...] = (),
 ) -> Outcome:
-    fused, layered = both(build)
-    answer = outcome(client_factory, fused, method, path, header_names)
-    assert answer == outcome(client_factory, layered, method, path, header_names)
-    return answer
+    answers = [outcome(client_factory, app, method, path, header_names) for app in variants(build)]
+    assert answers[0] == answers[1] == answers[2]
+    return answers[0]
 
 
 # --- endpoints ------------------------------------------------------------------------
@@ -248,13 +260,12 @@ def test_a_405_names_the_allowed_methods(test_client_factory: TestClientFactory)
 def test_slash_redirects(
     test_client_factory: TestClientFactory, path: str, location: str | None
 ) -> None:
-    fused, layered = both(application())
     answers = []
-    for app in (fused, layered):
+    for app in variants(application()):
         client = test_client_factory(app)
         response = client.get(path, follow_redirects=False)
         answers.append((response.status_code, response.headers.get("location")))
-    assert answers[0] == answers[1]
+    assert answers[0] == answers[1] == answers[2]
     assert answers[0] == ((307, location) if location else (404, None))
 
 
@@ -359,7 +370,7 @@ def test_server_error_handlers_and_debug(
         assert answer[:2] == (500, b"500 for the endpoint failed")
         return
     # The debug page lists the frames, which differ; the error it names does not.
-    pages = [outcome(test_client_factory, app, "GET", "/fails") for app in both(build)]
+    pages = [outcome(test_client_factory, app, "GET", "/fails") for app in variants(build)]
     for status, body, _, raised in pages:
         assert (status, raised) == (500, "ValueError: the endpoint failed")
         assert body.startswith(b"Traceback (most recent call last):")
@@ -490,14 +501,16 @@ def test_the_fused_stack_is_shorter(test_client_factory: TestClientFactory) -> N
         Route("/", measure),
         Mount("/a", routes=[Mount("/b", routes=[Route("/c", measure)])]),
     ]
-    for app in both(application(routes=routes)):
+    for app in variants(application(routes=routes)):
         client = test_client_factory(app)
         assert client.get("/").text == client.get("/a/b/c").text == "measured"
-    fused, fused_mounted, layered, layered_mounted = depths
-    # The user's pass-through adds one frame; the layers the fusion skips add more.
-    assert fused + 4 <= layered
+    fused, fused_mounted, under, under_mounted, layered, layered_mounted = depths
+    # The user's middleware and the two layers around it add frames; the router, the
+    # route and the adapter add more.
+    assert fused < under < layered
     # Mounted routers are matched through, not called: no frame per mount.
     assert fused_mounted == fused
+    assert under_mounted == under
     assert layered_mounted > layered
 
 
@@ -515,7 +528,7 @@ async def test_a_send_that_fails_reaches_the_server_alike(method: str, path: str
         outcomes[-1].append(message["type"])
         raise OSError("connection lost")
 
-    for app in both(application()):
+    for app in variants(application()):
         outcomes.append([])
 
         scope: Scope = {
@@ -528,7 +541,7 @@ async def test_a_send_that_fails_reaches_the_server_alike(method: str, path: str
         }
         with pytest.raises(OSError, match="connection lost"):
             await app(scope, receive, send)
-    assert outcomes[0] == outcomes[1] == ["http.response.start"]
+    assert outcomes[0] == outcomes[1] == outcomes[2] == ["http.response.start"]
 
 
 # --- mounts ---------------------------------------------------------------------------
@@ -608,11 +621,12 @@ def test_mounted_routers_answer_as_layered(
 def test_a_route_inside_mounts_sees_the_same_scope(test_client_factory: TestClientFactory) -> None:
     answers = [
         test_client_factory(app).get("/api/eu/items/42").json()
-        for app in (mounted_application([]), mounted_application([Middleware(PassThrough)]))
+        for app in variants(mounted_application)
     ]
     assert (
         answers[0]
         == answers[1]
+        == answers[2]
         == {
             "route": "/items/{item}",
             "root_path": "/api/eu",
@@ -624,9 +638,57 @@ def test_a_route_inside_mounts_sees_the_same_scope(test_client_factory: TestClie
 
 
 def test_slash_redirects_inside_a_mount(test_client_factory: TestClientFactory) -> None:
-    for app in (mounted_application([]), mounted_application([Middleware(PassThrough)])):
+    for app in variants(mounted_application):
         response = test_client_factory(app).get("/api/slash", follow_redirects=False)
         assert (response.status_code, response.headers["location"]) == (
             307,
             "http://testserver/api/slash/",
         )
+
+
+def test_a_scope_without_the_app_is_answered_as_the_router_would(
+    test_client_factory: TestClientFactory,
+) -> None:
+    # A middleware that hands on a scope without "app": the router and route answer
+    # 404 and 405 themselves then, not through the handlers.
+    class DropApp:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            inner = {key: value for key, value in scope.items() if key != "app"}
+            await self.app(inner, receive, send)
+
+    class HiddenDropApp(DropApp):
+        def __init__(self, app: ASGIApp) -> None:
+            self.hidden = DropApp(app)
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await self.hidden(scope, receive, send)
+
+    async def on_404(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("handled 404", status_code=404)  # pragma: no cover
+
+    answers = []
+    for middleware in (DropApp, HiddenDropApp):
+        app = Stellate(
+            routes=[Route("/", hello)],
+            middleware=[Middleware(middleware)],
+            exception_handlers={404: on_404},
+        )
+        client = test_client_factory(app)
+        answers.append(
+            [
+                (response.status_code, response.text, response.headers.get("allow"))
+                for response in (client.get("/"), client.get("/nowhere"), client.post("/"))
+            ]
+        )
+    assert (
+        answers[0]
+        == answers[1]
+        == [
+            (200, "hello", None),
+            (404, "Not Found", None),
+            (405, "Method Not Allowed", "GET, HEAD"),
+        ]
+    )

@@ -40,6 +40,9 @@ from stellate_routing.routing import Mount, RedirectResponse, Router
 
 __all__ = ["FusedStack", "fuse"]
 
+# How deep `fuse` looks for the `ExceptionMiddleware` under the user's middleware.
+_MAX_LAYERS = 64
+
 # Responses whose `__call__` is `Response.__call__` and whose headers `__init__` set: the
 # first thing they do is send the start message, so once they raise, the response has
 # started (a `SendTracker` would say so too). Any other response goes through a tracker.
@@ -49,28 +52,42 @@ _STARTS_FIRST = frozenset(
 
 
 def fuse(stack: ASGIApp) -> FusedStack | None:
-    """A `FusedStack` for `stack` if it is the plain default one, else None."""
-    if type(stack) is not ServerErrorMiddleware:
-        return None
-    exceptions = stack.app
-    if type(exceptions) is not ExceptionMiddleware:
-        return None
-    router = exceptions.app
-    # A router with middleware of its own runs it around `Router.app`: not fused.
-    if type(router) is not Router or router.middleware_stack != router.app:
-        return None
-    return FusedStack(stack, exceptions, router)
+    """A `FusedStack` for `stack` if it is the plain default one, else None.
+
+    For a stack with middleware of the user's between `ServerErrorMiddleware` and
+    `ExceptionMiddleware`, the part under that middleware is fused instead: the
+    `ExceptionMiddleware` found down the chain of `.app` attributes hands its HTTP
+    requests to a `FusedStack` without the server-error layer (and None is returned:
+    the stack itself is called).
+    """
+    if type(stack) is ServerErrorMiddleware and type(stack.app) is ExceptionMiddleware:
+        router = _plain_router(stack.app.app)
+        return None if router is None else FusedStack(stack, stack.app, router)
+    exceptions = _find_exceptions(stack)
+    if exceptions is not None:
+        router = _plain_router(exceptions.app)
+        exceptions._fused_http = None if router is None else FusedStack(None, exceptions, router)
+    return None
 
 
 class FusedStack:
-    """`ServerErrorMiddleware(ExceptionMiddleware(router))` for HTTP, in one coroutine."""
+    """`ServerErrorMiddleware(ExceptionMiddleware(router))` for HTTP, in one coroutine.
 
-    __slots__ = ("default_handler", "handlers", "router", "server_errors")
+    Without `server_errors`, `ExceptionMiddleware(router)`: what it does not answer
+    propagates, to the user's middleware and the `ServerErrorMiddleware` above.
+    """
+
+    __slots__ = ("default_handler", "handlers", "layered", "router", "server_errors")
 
     def __init__(
-        self, stack: ServerErrorMiddleware, exceptions: ExceptionMiddleware, router: Router
+        self,
+        server_errors: ServerErrorMiddleware | None,
+        exceptions: ExceptionMiddleware,
+        router: Router,
     ) -> None:
-        self.server_errors = stack
+        self.server_errors = server_errors
+        # What the layers themselves serve: the scopes other than HTTP.
+        self.layered: ASGIApp = exceptions if server_errors is None else server_errors
         self.router = router
         # The very tuple `ExceptionMiddleware` publishes; `add_exception_handler` updates
         # its dicts in place, so it stays current.
@@ -80,7 +97,7 @@ class FusedStack:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.server_errors(scope, receive, send)
+            await self.layered(scope, receive, send)
             return
         scope[EXCEPTION_HANDLERS_SCOPE_KEY] = self.handlers
         router = self.router
@@ -90,7 +107,7 @@ class FusedStack:
             route, child_scope = router._match(scope)
             # A mount of a plain router: match on inside it, as `Mount.handle` and that
             # router would, so that its routes are served the same direct way.
-            while type(route) is Mount and (inner := _plain_router(route)) is not None:
+            while type(route) is Mount and (inner := _mounted_router(route)) is not None:
                 scope.update(child_scope)
                 scope["route"] = route
                 router = inner
@@ -111,6 +128,10 @@ class FusedStack:
         scope["route"] = route
         methods = route.methods
         if methods and scope["method"] not in methods:
+            if "app" not in scope:
+                # Outside an application `Route.handle` answers the 405 itself.
+                await self._elsewhere(router, route, {}, scope, receive, send)
+                return
             # What `Route.handle` raises, answered without the raise.
             await self._refuse(route._method_not_allowed(), scope, receive, send)
             return
@@ -158,7 +179,8 @@ class FusedStack:
             if redirect is not None:
                 await redirect(scope, receive, tracker)
                 return
-            if router.default != router.not_found:
+            if router.default != router.not_found or "app" not in scope:
+                # (Outside an application `not_found` answers the 404 itself.)
                 await router.default(scope, receive, tracker)
                 return
         except Exception as exc:
@@ -185,9 +207,10 @@ class FusedStack:
             await response(scope, receive, send)
         except Exception as exc:
             # As a failure of the handler's response: it had started (`_STARTS_FIRST`).
-            tracker = tracking(send)
-            tracker.started = True
-            await self.server_errors._answer(exc, scope, receive, tracker)
+            if self.server_errors is not None:
+                tracker = tracking(send)
+                tracker.started = True
+                await self.server_errors._answer(exc, scope, receive, tracker)
             raise
 
     async def _recover(
@@ -220,13 +243,32 @@ class FusedStack:
                 return
             raise exc
         except Exception as error:
-            await self.server_errors._answer(error, scope, receive, tracker)
+            if self.server_errors is not None:
+                await self.server_errors._answer(error, scope, receive, tracker)
             raise
 
 
-def _plain_router(mount: Mount) -> Router | None:
+def _mounted_router(mount: Mount) -> Router | None:
     # The router a mount serves, when nothing wraps it and it has no middleware of its own.
-    app = mount.app
-    if app is mount._base_app and type(app) is Router and app.middleware_stack == app.app:
+    return _plain_router(mount.app) if mount.app is mount._base_app else None
+
+
+def _plain_router(app: ASGIApp) -> Router | None:
+    # `app` if it is a `Router` without middleware of its own (which would run around
+    # `Router.app`).
+    if type(app) is Router and app.middleware_stack == app.app:
         return app
+    return None
+
+
+def _find_exceptions(stack: ASGIApp) -> ExceptionMiddleware | None:
+    # The `ExceptionMiddleware` down the chain of `.app` attributes of the middleware,
+    # if each one names the next so (most do); a bounded walk.
+    app: object = stack
+    for _ in range(_MAX_LAYERS):
+        if type(app) is ExceptionMiddleware:
+            return app
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
     return None
