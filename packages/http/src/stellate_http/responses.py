@@ -8,7 +8,7 @@ module is the public home of both and re-exports them.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -77,13 +77,43 @@ class JSONResponse(Response):
         super().__init__(content, status_code, headers, media_type, background)
 
     def render(self, content: Any) -> bytes:
-        return _JSON_ENCODER.encode(content).encode("utf-8")
+        return _encode_json(content).encode("utf-8")
 
 
 # Made once: `json.dumps` with any non-default option builds a new encoder per call.
 _JSON_ENCODER = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
 )
+
+
+def _direct_json_encoder() -> Callable[[Any], str] | None:
+    # `_JSON_ENCODER.encode` without its per-call set-up in Python: what it runs is the C
+    # encoder that `json` makes for a one-shot encoding, so this calls that directly,
+    # with a new markers dict each time as `json` does (for circular references).
+    # `c_make_encoder` is not public API: it is used only if it exists and, on probe
+    # documents, gives exactly what `_JSON_ENCODER` gives and refuses NaN alike.
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    default = _JSON_ENCODER.default
+    quote = json.encoder.encode_basestring
+
+    def encode(content: Any) -> str:
+        return "".join(make({}, default, quote, None, ":", ",", False, False, False)(content, 0))
+
+    probes: list[Any] = ['é\u2028"', {"a": [1, 2.5, None, True, {"b": ""}]}, [], 10**30, -0.0]
+    try:
+        if any(encode(probe) != _JSON_ENCODER.encode(probe) for probe in probes):
+            return None
+        encode(float("nan"))
+    except ValueError:
+        return encode
+    except Exception:
+        return None
+    return None
+
+
+_encode_json: Callable[[Any], str] = _direct_json_encoder() or _JSON_ENCODER.encode
 
 
 class RedirectResponse(Response):
