@@ -46,8 +46,11 @@ _MAX_LAYERS = 64
 # Responses whose `__call__` is `Response.__call__` and whose headers `__init__` set: the
 # first thing they do is send the start message, so once they raise, the response has
 # started (a `SendTracker` would say so too). Any other response goes through a tracker.
+_RESPONSE_CALL = Response.__call__
 _STARTS_FIRST = frozenset(
-    {Response, PlainTextResponse, HTMLResponse, JSONResponse, RedirectResponse}
+    cls
+    for cls in (Response, PlainTextResponse, HTMLResponse, JSONResponse, RedirectResponse)
+    if cls.__call__ is _RESPONSE_CALL
 )
 
 
@@ -144,7 +147,8 @@ class FusedStack:
             return
         if type(response) in _STARTS_FIRST:
             try:
-                await response(scope, receive, send)
+                # `Response.__call__` as a function: quicker than through the instance.
+                await _RESPONSE_CALL(response, scope, receive, send)
             except Exception as exc:
                 tracker = tracking(send)
                 tracker.started = True
