@@ -486,3 +486,59 @@ def test_a_route_that_matches_its_own_way_is_asked() -> None:
         None,
         {},
     )
+
+
+def test_a_parameter_route_alone_on_its_branch_answers_as_its_matches_would() -> None:
+    # The router takes the parameters from the trie walk for a plain route that is the
+    # only candidate at the end of its branch; `matches()` must agree in every case.
+    item = Route("/items/{id:int}/parts/{name}", http_endpoint, methods=["GET"])
+    ratio = Route("/ratio/{value:float}", http_endpoint)
+    socket = WebSocketRoute("/rooms/{room}", endpoint_app)
+    router = Router(routes=[item, ratio, socket])
+    cases = [
+        ("http", "GET", "/items/42/parts/bolt", item),
+        ("http", "POST", "/items/42/parts/bolt", item),
+        ("http", "GET", "/items/x/parts/bolt", None),
+        ("http", "GET", "/items/42/parts/", None),
+        ("http", "GET", "/items/42/parts/a\nb", item),
+        ("http", "GET", "/ratio/1.5", ratio),
+        ("http", "GET", "/ratio/1.", None),
+        ("websocket", "GET", "/rooms/lobby", socket),
+    ]
+    for scope_type, method, path, expected in cases:
+        for outer in ({}, {"tenant": "t1"}):
+            scope = {
+                "type": scope_type,
+                "method": method,
+                "path": path,
+                "root_path": "",
+                "path_params": outer,
+            }
+            route, child_scope = router._match(scope)
+            assert route is expected, path
+            if expected is not None:
+                assert child_scope == expected.matches(scope)[1]
+
+
+def test_a_convertor_that_refuses_its_text_leaves_the_route_unmatched() -> None:
+    class Even(StringConvertor):
+        def convert(self, value: str) -> str:
+            if len(value) % 2:
+                raise ValueError("odd")
+            return value
+
+    route = Route("/even/{word}", http_endpoint)
+    route.param_convertors["word"] = Even()
+    router = Router(routes=[route])
+    scope = {"type": "http", "method": "GET", "path": "/even/ab", "root_path": ""}
+    assert router._match(scope)[0] is route
+    assert router._match({**scope, "path": "/even/abc"}) == (None, {})
+
+
+def test_a_parameter_route_with_a_replaced_regex_matches_by_it() -> None:
+    route = Route("/items/{id:int}", http_endpoint)
+    router = Router(routes=[route])
+    scope = {"type": "http", "method": "GET", "path": "/items/42", "root_path": ""}
+    assert router._match(scope)[1]["path_params"] == {"id": 42}
+    route.path_regex = re.compile("^/items/(?P<id>4)2$")
+    assert router._match(scope)[1]["path_params"] == {"id": 4}

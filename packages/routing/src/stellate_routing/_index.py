@@ -26,6 +26,8 @@ version, so the next lookup rebuilds the index from the routes as they are then.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, SupportsIndex, TypeVar, overload
 
@@ -40,9 +42,13 @@ T = TypeVar("T")
 # The most candidates a trie node keeps precomputed for the paths that reach it.
 _MAX_PRECOMPUTED = 32
 
+# A parameter that fills a whole path segment: the segment's index, the parameter's
+# name, and the `fullmatch` of its convertor's regex.
+_Slot = tuple[int, str, Callable[[str], object]]
+
 
 class _Node:
-    __slots__ = ("ending", "passing", "prefix", "static", "terminal", "wildcard")
+    __slots__ = ("ending", "passing", "prefix", "sole", "static", "terminal", "wildcard")
 
     def __init__(self) -> None:
         self.static: dict[str, _Node] = {}
@@ -56,6 +62,9 @@ class _Node:
         # a single branch, so these are the same for every path that gets here.
         self.ending: tuple[Any, ...] | None = None
         self.passing: tuple[Any, ...] | None = None
+        # Also by `freeze`: when a path ending here has one candidate, whose parameters
+        # each fill a whole segment, that route's parameter slots (see `find`).
+        self.sole: tuple[_Slot, ...] | None = None
 
 
 class RouteIndex(Generic[T]):
@@ -71,6 +80,8 @@ class RouteIndex(Generic[T]):
         # request paths, so its size is fixed by the routes.
         self._exact: dict[str, tuple[T, ...]] = {}
         self._static_paths: list[str] = []
+        # The parameter slots of the routes whose parameters each fill a whole segment.
+        self._slots: dict[int, tuple[_Slot, ...]] = {}
         # The static paths that one route alone can match, and that route (see `freeze`).
         self.sole: dict[str, T] = {}
 
@@ -85,7 +96,8 @@ class RouteIndex(Generic[T]):
             self._static_paths.append(path_format)
         node = self._root
         placed: set[str] = set()
-        for segment in path_format[1:].split("/"):
+        slots: list[_Slot] | None = []
+        for depth, segment in enumerate(path_format[1:].split("/")):
             names = [name for name in convertors if "{" + name + "}" in segment]
             if not names:
                 node = node.static.setdefault(segment, _Node())
@@ -94,6 +106,10 @@ class RouteIndex(Generic[T]):
             if any(convertors[name].regex not in SEGMENT_REGEXES for name in names):
                 node.prefix.append(position)
                 return
+            if slots is not None and segment == "{" + names[0] + "}":
+                slots.append((depth, names[0], _fullmatch(convertors[names[0]].regex)))
+            else:
+                slots = None
             if node.wildcard is None:
                 node.wildcard = _Node()
             node = node.wildcard
@@ -103,17 +119,20 @@ class RouteIndex(Generic[T]):
             self._always.append(position)
             return
         node.terminal.append(position)
+        if slots is not None:
+            self._slots[position] = tuple(slots)
 
     def add_always(self, position: int) -> None:
         """Make the route at `position` a candidate for every path."""
         self._always.append(position)
 
-    def freeze(self, sole: Callable[[T], bool] = lambda route: False) -> None:
+    def freeze(self, plain: Callable[[T], bool] = lambda route: False) -> None:
         """Precompute candidates, per node and per static template; call after the adds.
 
-        `sole` tells the routes that match only their own static path (and always
-        that path): where such a route is a path's only candidate, `sole` maps the path
-        to it, and that route alone decides how the path matches.
+        `plain` tells the routes that match exactly what their template describes. A
+        static path whose only candidate is such a route (one without parameters) is
+        mapped to it in `sole`; a node whose only candidate is such a route, all of whose
+        parameters fill a whole segment, keeps that route's slots for `find`.
         """
         # Routes that are candidates everywhere would be copied into every node: an index
         # that has any keeps to the general walk.
@@ -124,6 +143,10 @@ class RouteIndex(Generic[T]):
                 passing = above + node.prefix
                 node.passing = self._routes_at(passing)
                 node.ending = self._routes_at(passing + node.terminal)
+                if not passing and len(node.terminal) == 1:
+                    position = node.terminal[0]
+                    if position in self._slots and plain(self.routes[position]):
+                        node.sole = self._slots[position]
                 pending.extend((child, passing) for child in node.static.values())
                 if node.wildcard is not None:
                     pending.append((node.wildcard, passing))
@@ -131,7 +154,7 @@ class RouteIndex(Generic[T]):
         self.sole = {
             path: candidates[0]
             for path, candidates in self._exact.items()
-            if len(candidates) == 1 and sole(candidates[0])
+            if len(candidates) == 1 and plain(candidates[0])
         }
 
     def lookup(self, route_path: str) -> Sequence[T]:
@@ -139,13 +162,32 @@ class RouteIndex(Generic[T]):
         exact = self._exact.get(route_path)
         if exact is not None:
             return exact
-        return self._walk(route_path)
-
-    def _walk(self, route_path: str) -> Sequence[T]:
         if route_path.startswith("/") and not route_path.endswith("\n"):
-            found = self._single_branch(route_path[1:].split("/"))
+            found, _ = self._single_branch(route_path[1:].split("/"))
             if found is not None:
                 return found
+        return self._walk(route_path)
+
+    def find(self, route_path: str) -> tuple[Sequence[T], dict[str, str] | None]:
+        """`lookup`, and the parameters' texts when its one candidate surely matches.
+
+        That is a plain route (see `freeze`) whose parameters each fill a whole segment:
+        the trie walk has checked its static segments, and the texts are given when each
+        parameter's segment matches its convertor's regex. Its regex would then match
+        with the same groups (unless it was replaced since), and `convert` decides.
+        """
+        exact = self._exact.get(route_path)
+        if exact is not None:
+            return exact, None
+        if route_path.startswith("/") and not route_path.endswith("\n"):
+            segments = route_path[1:].split("/")
+            found, slots = self._single_branch(segments)
+            if found is not None:
+                return found, None if slots is None else _texts(slots, segments)
+        return self._walk(route_path), None
+
+    def _walk(self, route_path: str) -> Sequence[T]:
+        # The general walk: every node the path could reach, and the candidates there.
         positions = list(self._always)
         # Every indexed template starts with "/", and so does everything it matches.
         if route_path.startswith("/"):
@@ -161,23 +203,26 @@ class RouteIndex(Generic[T]):
         routes = self.routes
         return [routes[position] for position in positions]
 
-    def _single_branch(self, segments: list[str]) -> tuple[T, ...] | None:
+    def _single_branch(
+        self, segments: list[str]
+    ) -> tuple[tuple[T, ...] | None, tuple[_Slot, ...] | None]:
         # Most paths follow a single branch of the trie to a node whose candidates
-        # `freeze` worked out. None: the path could go both ways (a static child and the
-        # wildcard), or the node has no precomputed candidates; the general walk decides.
+        # `freeze` worked out: those, and the node's sole slots if the path ends there.
+        # None: the path could go both ways (a static child and the wildcard), or the
+        # node has no precomputed candidates; the general walk decides.
         node = self._root
         for segment in segments:
             child = node.static.get(segment)
             wildcard = node.wildcard if segment else None
             if child is None:
                 if wildcard is None:
-                    return node.passing
+                    return node.passing, None
                 node = wildcard
             elif wildcard is None:
                 node = child
             else:
-                return None
-        return node.ending
+                return None, None
+        return node.ending, node.sole
 
     def _routes_at(self, positions: list[int]) -> tuple[T, ...] | None:
         # The routes at `positions`, in declaration order; None for a long list, which
@@ -311,3 +356,20 @@ class RouteList(list[T]):
     def __delitem__(self, index: SupportsIndex | slice, /) -> None:
         super().__delitem__(index)
         self._changed()
+
+
+@functools.cache
+def _fullmatch(regex: str) -> Callable[[str], object]:
+    # One compiled pattern per convertor regex, shared by every route that uses it.
+    return re.compile(regex).fullmatch
+
+
+def _texts(slots: tuple[_Slot, ...], segments: list[str]) -> dict[str, str] | None:
+    # Each slot's segment, by parameter name, if its convertor's regex matches it all.
+    texts: dict[str, str] = {}
+    for depth, name, fullmatch in slots:
+        text = segments[depth]
+        if fullmatch(text) is None:
+            return None
+        texts[name] = text
+    return texts

@@ -185,9 +185,11 @@ class Route(BaseRoute):
 
     # Set by `__init__` for a template whose regex could backtrack (`compile_template`),
     # and for one without parameters (matched by comparing strings); a subclass that
-    # compiles its own `path_regex` keeps that regex.
+    # compiles its own `path_regex` keeps that regex. The regex `__init__` compiled is
+    # kept too: the router's index matches for it while `path_regex` is still that one.
     _linear: LinearMatcher | None = None
     _static_regex: re.Pattern[str] | None = None
+    _template_regex: re.Pattern[str] | None = None
 
     def __init__(
         self,
@@ -235,6 +237,7 @@ class Route(BaseRoute):
         self.path_regex, self.path_format, self.param_convertors, self._linear = compile_template(
             path
         )
+        self._template_regex = self.path_regex
         self._static_regex = None if self.param_convertors else self.path_regex
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -293,6 +296,7 @@ class WebSocketRoute(BaseRoute):
 
     _linear: LinearMatcher | None = None
     _static_regex: re.Pattern[str] | None = None
+    _template_regex: re.Pattern[str] | None = None
 
     def __init__(
         self,
@@ -317,6 +321,7 @@ class WebSocketRoute(BaseRoute):
         self.path_regex, self.path_format, self.param_convertors, self._linear = compile_template(
             path
         )
+        self._template_regex = self.path_regex
         self._static_regex = None if self.param_convertors else self.path_regex
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:

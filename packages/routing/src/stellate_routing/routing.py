@@ -403,15 +403,25 @@ class Router:
         # First full match in declaration order, else the first partial one.
         index = self._index(scope["type"])
         route_path = get_route_path(scope)
-        # `_matches_only_its_path` let only these two types in.
+        # The index lets only plain routes in (`_is_plain`): a `Route` or `WebSocketRoute`.
         sole = cast("Route | WebSocketRoute | None", index.sole.get(route_path))
         if sole is not None and sole.path_regex is sole._static_regex:
-            # The one route that can match this path, a `Route` or `WebSocketRoute`
-            # without parameters: what its `matches` gives, whether FULL or PARTIAL.
+            # The one route that can match this path, one without parameters: what its
+            # `matches` gives, whether FULL or PARTIAL (the caller tells them apart).
             outer = scope.get("path_params")
             return sole, {"endpoint": sole.endpoint, "path_params": dict(outer) if outer else {}}
+        candidates, texts = index.find(route_path)
+        if texts is not None:
+            # One plain route, whose regex would match with these groups (unless it was
+            # replaced): what its `matches` gives, without running that regex.
+            only = cast("Route | WebSocketRoute", candidates[0])
+            if only.path_regex is only._template_regex:
+                path_params = matched_path_params(scope, texts, only.param_convertors)
+                if path_params is None:
+                    return None, {}
+                return only, {"endpoint": only.endpoint, "path_params": path_params}
         partial: tuple[BaseRoute, Scope] | None = None
-        for route in index.lookup(route_path):
+        for route in candidates:
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 return route, child_scope
@@ -517,15 +527,13 @@ def _build_index(scope_type: str, routes: Sequence[BaseRoute]) -> RouteIndex[Bas
         else:
             # A Host, a route that matches its own way, or anything else: always tried.
             index.add_always(position)
-    index.freeze(sole=_matches_only_its_path)
+    index.freeze(plain=_is_plain)
     return index
 
 
-def _matches_only_its_path(route: BaseRoute) -> bool:
-    # A plain `Route` or `WebSocketRoute` (their own `matches`) without parameters.
-    if type(route) is Route or type(route) is WebSocketRoute:
-        return not route.param_convertors
-    return False
+def _is_plain(route: BaseRoute) -> bool:
+    # A `Route` or `WebSocketRoute` itself, which matches by its own `matches`.
+    return type(route) is Route or type(route) is WebSocketRoute
 
 
 # One index per scope type: an HTTP request never even considers a WebSocketRoute.
