@@ -191,7 +191,8 @@ class FusedStack:
             await self._recover(exc, None, scope, receive, tracker)
             return
         # What `Router.not_found` raises inside an application, answered without the raise.
-        await self._refuse(HTTPException(status_code=404), scope, receive, tracker)
+        # Nothing went through `tracker`: `_refuse` sends with `send` itself.
+        await self._refuse(HTTPException(status_code=404), scope, receive, send)
 
     async def _refuse(
         self, error: HTTPException, scope: Scope, receive: Receive, send: Send
