@@ -692,3 +692,20 @@ def test_a_scope_without_the_app_is_answered_as_the_router_would(
             (405, "Method Not Allowed", "GET, HEAD"),
         ]
     )
+
+
+def test_a_patched_layer_keeps_the_layers(
+    test_client_factory: TestClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tool that wraps `Route.handle` (to trace requests, say) sees every request.
+    traced: list[str] = []
+    original = Route.handle
+
+    async def handle(self: Route, scope: Scope, receive: Receive, send: Send) -> None:
+        traced.append(self.path)
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(Route, "handle", handle)
+    for app in variants(application(routes=[Route("/", hello)])):
+        assert test_client_factory(app).get("/").text == "hello"
+    assert traced == ["/", "/", "/"]

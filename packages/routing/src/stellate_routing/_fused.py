@@ -17,8 +17,8 @@ own middleware) goes to the route's `handle`, as the router would send it; a req
 that matches nothing gets the innermost router's redirect or default. WebSocket and
 lifespan scopes take the stack itself.
 
-`fuse` builds one only for a stack of exactly those three classes with nothing
-overridden; any other stack is served as it is.
+`fuse` builds one only for a stack of exactly those classes, none of whose methods it
+stands in for has been patched; any other stack is served as it is.
 """
 
 from __future__ import annotations
@@ -47,6 +47,17 @@ _MAX_LAYERS = 64
 # first thing they do is send the start message, so once they raise, the response has
 # started (a `SendTracker` would say so too). Any other response goes through a tracker.
 _RESPONSE_CALL = Response.__call__
+
+# The methods the fused stack stands in for, as defined: a tool that patches one of
+# them (to trace requests, say) keeps the layers, so that its patch runs.
+_LAYER_METHODS = (
+    (ServerErrorMiddleware, "__call__", ServerErrorMiddleware.__call__),
+    (ExceptionMiddleware, "__call__", ExceptionMiddleware.__call__),
+    (Router, "__call__", Router.__call__),
+    (Router, "app", Router.app),
+    (Mount, "handle", Mount.handle),
+    (Route, "handle", Route.handle),
+)
 _STARTS_FIRST = frozenset(
     cls
     for cls in (Response, PlainTextResponse, HTMLResponse, JSONResponse, RedirectResponse)
@@ -63,6 +74,8 @@ def fuse(stack: ASGIApp) -> FusedStack | None:
     requests to a `FusedStack` without the server-error layer (and None is returned:
     the stack itself is called).
     """
+    if not _layers_unpatched():
+        return None
     if type(stack) is ServerErrorMiddleware and type(stack.app) is ExceptionMiddleware:
         router = _plain_router(stack.app.app)
         return None if router is None else FusedStack(stack, stack.app, router)
@@ -277,3 +290,8 @@ def _find_exceptions(stack: ASGIApp) -> ExceptionMiddleware | None:
         if app is None:
             return None
     return None
+
+
+def _layers_unpatched() -> bool:
+    # Whether each method the fused stack stands in for is still the class's own.
+    return all(getattr(cls, name) is method for cls, name, method in _LAYER_METHODS)
