@@ -47,6 +47,11 @@ _MAX_LAYERS = 64
 # first thing they do is send the start message, so once they raise, the response has
 # started (a `SendTracker` would say so too). Any other response goes through a tracker.
 _RESPONSE_CALL = Response.__call__
+_STARTS_FIRST = frozenset(
+    cls
+    for cls in (Response, PlainTextResponse, HTMLResponse, JSONResponse, RedirectResponse)
+    if cls.__call__ is _RESPONSE_CALL
+)
 
 # The methods the fused stack stands in for, as defined: a tool that patches one of
 # them (to trace requests, say) keeps the layers, so that its patch runs.
@@ -57,11 +62,6 @@ _LAYER_METHODS = (
     (Router, "app", Router.app),
     (Mount, "handle", Mount.handle),
     (Route, "handle", Route.handle),
-)
-_STARTS_FIRST = frozenset(
-    cls
-    for cls in (Response, PlainTextResponse, HTMLResponse, JSONResponse, RedirectResponse)
-    if cls.__call__ is _RESPONSE_CALL
 )
 
 
