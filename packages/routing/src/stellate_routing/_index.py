@@ -20,6 +20,14 @@ The index is a trie over the path's "/"-separated segments:
 - routes it cannot read (a `Host`, a subclass that overrides `matches`, any other
   `BaseRoute`) are candidates for every path.
 
+Once built, the index is frozen: each node keeps the candidates of the paths that end
+at it or pass it (a trie node has one branch above it), so a path that follows a single
+branch gets its candidates without building a list. When those are one route that
+matches exactly what its template says (a plain `Route`), the index can decide the
+match itself: `sole` maps a static path to its route, and `find` gives the parameters'
+texts of a route whose parameters each fill a whole segment, checked with the
+convertors' regexes, so that route's own regex need not run.
+
 `RouteList` is the list a `Router` keeps its routes in: every mutation bumps its
 version, so the next lookup rebuilds the index from the routes as they are then.
 """
@@ -360,7 +368,8 @@ class RouteList(list[T]):
 
 @functools.cache
 def _fullmatch(regex: str) -> Callable[[str], object]:
-    # One compiled pattern per convertor regex, shared by every route that uses it.
+    # One compiled pattern per convertor regex, shared by every route that uses it. Only
+    # the one-segment regexes (`SEGMENT_REGEXES`, a fixed few) come here.
     return re.compile(regex).fullmatch
 
 
