@@ -76,28 +76,6 @@ def request_response(
     return _endpoint_app(endpoint_caller(func))
 
 
-def _endpoint_app(call: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
-    # `request_response` around an endpoint already made a coroutine function.
-
-    # `wrap_app_handling_exceptions` inlined: this runs for every request.
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive, send)
-        handlers = scope.get(EXCEPTION_HANDLERS_SCOPE_KEY)
-        if handlers is None:
-            response = await call(request)
-            await response(scope, receive, send)
-            return
-        tracker = tracking(send)
-        try:
-            response = await call(request)
-            await response(scope, receive, tracker)
-        except Exception as exc:
-            if not await answer_exception(exc, handlers, request, scope, receive, tracker):
-                raise
-
-    return app
-
-
 def endpoint_caller(
     func: Callable[[Request], Awaitable[Response] | Response],
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -389,6 +367,27 @@ def matched_path_params(
         return None
     outer = scope.get("path_params")
     return {**outer, **converted} if outer else converted
+
+
+def _endpoint_app(call: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+    # `request_response` around an endpoint already made a coroutine function, with
+    # `wrap_app_handling_exceptions` inlined: this runs for every request.
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        handlers = scope.get(EXCEPTION_HANDLERS_SCOPE_KEY)
+        if handlers is None:
+            response = await call(request)
+            await response(scope, receive, send)
+            return
+        tracker = tracking(send)
+        try:
+            response = await call(request)
+            await response(scope, receive, tracker)
+        except Exception as exc:
+            if not await answer_exception(exc, handlers, request, scope, receive, tracker):
+                raise
+
+    return app
 
 
 def _path_params(route: Route | WebSocketRoute, scope: Scope) -> dict[str, Any] | None:
