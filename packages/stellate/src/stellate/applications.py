@@ -48,6 +48,11 @@ class Stellate:
     router, mount or route sets its own limit.
     """
 
+    # The default stack fused into one call (`fuse`), and the stack it was made for; on
+    # the class, so that a subclass whose `__init__` skips this one's still works.
+    _fused: ASGIApp | None = None
+    _fused_for: ASGIApp | None = None
+
     def __init__(
         self: AppType,
         debug: bool = False,
@@ -70,9 +75,6 @@ class Stellate:
             RequestBodyLimitMiddleware(self.router, max_body_size)
         self.max_body_size = max_body_size
         self.middleware_stack: ASGIApp | None = None
-        # The default stack fused into one call (`fuse`), and the stack it was made for.
-        self._fused: ASGIApp | None = None
-        self._fused_for: ASGIApp | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
         """Wrap the router: server errors, body limit, user middleware, exceptions."""
