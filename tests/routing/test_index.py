@@ -542,3 +542,12 @@ def test_a_parameter_route_with_a_replaced_regex_matches_by_it() -> None:
     assert router._match(scope)[1]["path_params"] == {"id": 42}
     route.path_regex = re.compile("^/items/(?P<id>4)2$")
     assert router._match(scope)[1]["path_params"] == {"id": 4}
+
+
+def test_long_candidate_lists_are_not_kept_at_each_node() -> None:
+    # 40 mounts on one prefix: past the precomputed limit, the general walk lists them.
+    mounts: list[BaseRoute] = [Mount("/files", app=endpoint_app, name=f"m{i}") for i in range(40)]
+    router = Router(routes=[*mounts, Route("/files/{name}/raw", http_endpoint)])
+    scope = {"type": "http", "method": "GET", "path": "/files/a/raw", "root_path": ""}
+    assert list(router._candidates(scope)) == router.routes
+    assert router._match(scope)[0] is mounts[0]

@@ -428,6 +428,22 @@ def test_a_route_that_fails_to_match_is_a_500(test_client_factory: TestClientFac
     assert answer[:2] == (500, b"Internal Server Error")
     assert answer[3] == "ZeroDivisionError: no match today"
 
+    async def on_zero(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("no routes today", status_code=503)
+
+    build = application({ZeroDivisionError: on_zero}, routes=[Broken()])
+    assert assert_alike(test_client_factory, build, "GET", "/")[:2] == (503, b"no routes today")
+
+
+def test_the_exception_layer_is_looked_for_only_so_deep(
+    test_client_factory: TestClientFactory,
+) -> None:
+    # Under 70 middleware the layers are not looked for, and serve as layers.
+    def build(middleware: list[Middleware]) -> Stellate:
+        return application()(middleware + [Middleware(PassThrough)] * 70)
+
+    assert assert_alike(test_client_factory, build, "GET", "/")[:2] == (200, b"hello")
+
 
 def test_middleware_of_the_router_is_kept(test_client_factory: TestClientFactory) -> None:
     seen: list[str] = []
