@@ -51,8 +51,8 @@ T = TypeVar("T")
 _MAX_PRECOMPUTED = 32
 
 # A parameter that fills a whole path segment: the segment's index, the parameter's
-# name, and the `fullmatch` of its convertor's regex.
-_Slot = tuple[int, str, Callable[[str], object]]
+# name, the `fullmatch` of its convertor's regex, and the convertor's `convert`.
+_Slot = tuple[int, str, Callable[[str], object], Callable[[str], Any]]
 
 
 class _Node:
@@ -115,7 +115,8 @@ class RouteIndex(Generic[T]):
                 node.prefix.append(position)
                 return
             if slots is not None and segment == "{" + names[0] + "}":
-                slots.append((depth, names[0], _fullmatch(convertors[names[0]].regex)))
+                convertor = convertors[names[0]]
+                slots.append((depth, names[0], _fullmatch(convertor.regex), convertor.convert))
             else:
                 slots = None
             if node.wildcard is None:
@@ -176,13 +177,13 @@ class RouteIndex(Generic[T]):
                 return found
         return self._walk(route_path)
 
-    def find(self, route_path: str) -> tuple[Sequence[T], dict[str, str] | None]:
-        """`lookup`, and the parameters' texts when its one candidate surely matches.
+    def find(self, route_path: str) -> tuple[Sequence[T], dict[str, Any] | None]:
+        """`lookup`, and the converted parameters when its one candidate surely matches.
 
         That is a plain route (see `freeze`) whose parameters each fill a whole segment:
-        the trie walk has checked its static segments, and the texts are given when each
-        parameter's segment matches its convertor's regex. Its regex would then match
-        with the same groups (unless it was replaced since), and `convert` decides.
+        the trie walk has checked its static segments, and the parameters are given when
+        each one's segment matches its convertor's regex and converts. Its regex would
+        then match with the same groups, unless it was replaced since.
         """
         exact = self._exact.get(route_path)
         if exact is not None:
@@ -191,7 +192,7 @@ class RouteIndex(Generic[T]):
             segments = route_path[1:].split("/")
             found, slots = self._single_branch(segments)
             if found is not None:
-                return found, None if slots is None else _texts(slots, segments)
+                return found, None if slots is None else _params(slots, segments)
         return self._walk(route_path), None
 
     def _walk(self, route_path: str) -> Sequence[T]:
@@ -373,12 +374,16 @@ def _fullmatch(regex: str) -> Callable[[str], object]:
     return re.compile(regex).fullmatch
 
 
-def _texts(slots: tuple[_Slot, ...], segments: list[str]) -> dict[str, str] | None:
-    # Each slot's segment, by parameter name, if its convertor's regex matches it all.
-    texts: dict[str, str] = {}
-    for depth, name, fullmatch in slots:
-        text = segments[depth]
-        if fullmatch(text) is None:
-            return None
-        texts[name] = text
-    return texts
+def _params(slots: tuple[_Slot, ...], segments: list[str]) -> dict[str, Any] | None:
+    # Each slot's segment converted, by parameter name; None if a convertor's regex does
+    # not match its segment whole, or its `convert` refuses it (ValueError).
+    params: dict[str, Any] = {}
+    try:
+        for depth, name, fullmatch, convert in slots:
+            text = segments[depth]
+            if fullmatch(text) is None:
+                return None
+            params[name] = convert(text)
+    except ValueError:
+        return None
+    return params

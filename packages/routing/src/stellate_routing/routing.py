@@ -410,15 +410,14 @@ class Router:
             # `matches` gives, whether FULL or PARTIAL (the caller tells them apart).
             outer = scope.get("path_params")
             return sole, {"endpoint": sole.endpoint, "path_params": dict(outer) if outer else {}}
-        candidates, texts = index.find(route_path)
-        if texts is not None:
+        candidates, params = index.find(route_path)
+        if params is not None:
             # One plain route, whose regex would match with these groups (unless it was
             # replaced): what its `matches` gives, without running that regex.
             only = cast("Route | WebSocketRoute", candidates[0])
             if only.path_regex is only._template_regex:
-                path_params = matched_path_params(scope, texts, only.param_convertors)
-                if path_params is None:
-                    return None, {}
+                outer = scope.get("path_params")
+                path_params = {**outer, **params} if outer else params
                 return only, {"endpoint": only.endpoint, "path_params": path_params}
         partial: tuple[BaseRoute, Scope] | None = None
         for route in candidates:
