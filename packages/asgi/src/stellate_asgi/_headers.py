@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
-__all__ = ["Headers", "MutableHeaders"]
+__all__ = ["Headers", "MutableHeaders", "encode_header"]
 
 # Header injection guard (an improvement over Starlette, which accepts them): a CR or
 # LF in a header name or value would let a value taken from user input end the header
@@ -34,7 +34,7 @@ class Headers(Mapping[str, str]):
         if headers is not None:
             assert raw is None, 'Cannot set both "headers" and "raw".'
             assert scope is None, 'Cannot set both "headers" and "scope".'
-            self._list = [_encode_header(key, value) for key, value in headers.items()]
+            self._list = [encode_header(key, value) for key, value in headers.items()]
         elif raw is not None:
             assert scope is None, 'Cannot set both "raw" and "scope".'
             self._list = raw
@@ -110,7 +110,7 @@ class MutableHeaders(Headers):
     def __setitem__(self, key: str, value: str) -> None:
         """Set `key` to `value`, replacing every existing value; the header keeps the
         position of its first occurrence."""
-        name, encoded = _encode_header(key, value)
+        name, encoded = encode_header(key, value)
         new_list: list[tuple[bytes, bytes]] = []
         found = False
         for item in self._list:
@@ -150,7 +150,7 @@ class MutableHeaders(Headers):
 
     def setdefault(self, key: str, value: str) -> str:
         """The first value of `key`, after setting it to `value` if it was absent."""
-        name, encoded = _encode_header(key, value)
+        name, encoded = encode_header(key, value)
         for item_key, item_value in self._list:
             if item_key == name:
                 return item_value.decode("latin-1")
@@ -164,7 +164,7 @@ class MutableHeaders(Headers):
 
     def append(self, key: str, value: str) -> None:
         """Add a value for `key`, keeping the existing ones (e.g. `set-cookie`)."""
-        self._list.append(_encode_header(key, value))
+        self._list.append(encode_header(key, value))
 
     def add_vary_header(self, vary: str) -> None:
         """Add `vary` to the `Vary` header."""
@@ -174,7 +174,11 @@ class MutableHeaders(Headers):
         self["vary"] = vary
 
 
-def _encode_header(key: str, value: str) -> tuple[bytes, bytes]:
+def encode_header(key: str, value: str) -> tuple[bytes, bytes]:
+    """`(key, value)` as a raw header pair, the name lowercase; `ValueError` on CR/LF/NUL.
+
+    Internal to the Stellate packages: headers and responses build their pairs with it.
+    """
     for char in _FORBIDDEN_HEADER_CHARS:
         if char in key or char in value:
             raise ValueError(

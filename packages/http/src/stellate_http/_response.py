@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any, Literal
 
+from stellate_asgi._headers import encode_header
 from stellate_asgi.datastructures import MutableHeaders
 from stellate_asgi.types import Receive, Scope, Send
 from stellate_http._sending import websocket_denial_send
@@ -60,23 +61,9 @@ class Response:
         raw_headers: list[tuple[bytes, bytes]]
         names: Container[bytes]
         if headers:
-            raw_headers = []
-            for key, value in headers.items():
-                # As `MutableHeaders` does: a value taken from user input must not split
-                # the header block (header injection). Six scans in C, no call.
-                if (
-                    "\r" in key
-                    or "\n" in key
-                    or "\0" in key
-                    or "\r" in value
-                    or "\n" in value
-                    or "\0" in value
-                ):
-                    raise ValueError(
-                        f"Invalid header {key!r}: names and values must not contain "
-                        "CR, LF or NUL characters"
-                    )
-                raw_headers.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+            # Refused as `MutableHeaders` refuses them: a value taken from user input
+            # must not split the header block (header injection).
+            raw_headers = [encode_header(key, value) for key, value in headers.items()]
             names = dict(raw_headers)
         else:
             raw_headers = []
