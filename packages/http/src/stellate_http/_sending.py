@@ -192,8 +192,7 @@ async def _send_segments(
         while position < end:
             chunk = await file.read(min(chunk_size, end - position))
             if not chunk:
-                # Truncated since it was stat-ed: the announced length can no longer be met.
-                raise RuntimeError(f"File at path {path} is shorter than expected.")
+                raise _cut_short(path)
             position += len(chunk)
             more_body = position < end or index <= last
             await send({"type": "http.response.body", "body": chunk, "more_body": more_body})
@@ -262,18 +261,22 @@ async def _send_region(
     What was read of a cut region still goes out (marked as not the end) first.
     """
     if not chunk:
-        raise RuntimeError(f"File at path {path} is shorter than expected.")
+        raise _cut_short(path)
     short = len(chunk) < region[1] - region[0]
     await send({"type": "http.response.body", "body": chunk, "more_body": short or more_body})
     if short:
-        raise RuntimeError(f"File at path {path} is shorter than expected.")
+        raise _cut_short(path)
+
+
+def _cut_short(path: str | os.PathLike[str]) -> RuntimeError:
+    # The file shrank since it was stat-ed: the announced length can no longer be met.
+    return RuntimeError(f"File at path {path} is shorter than expected.")
 
 
 def _read_file_region(path: str | os.PathLike[str], position: int, end: int) -> bytes:
     """The bytes `position:end` of the file at `path` (short at the end of the file)."""
     with open(path, "rb") as file:
-        file.seek(position)
-        return file.read(end - position)
+        return _read_regions(file, [(position, end)])[0]
 
 
 def _read_regions(file: IO[bytes], regions: list[tuple[int, int]]) -> list[bytes]:
