@@ -16,6 +16,7 @@ __all__ = [
     "AwaitableCallable",
     "ParsedHost",
     "is_async_callable",
+    "parse_digits",
     "parse_host_header",
     "get_route_path",
 ]
@@ -127,6 +128,21 @@ def parse_host_header(host: str | None) -> ParsedHost | None:
     return ParsedHost(name, port, rest[1:])
 
 
+def parse_digits(text: str, max_digits: int, too_long: int) -> int | None:
+    """The number an ASCII run of digits spells (leading zeros allowed); None otherwise.
+
+    For client input (lengths, positions, ports, indices): a run of more than
+    `max_digits` significant digits gives `too_long` without being converted, since
+    `int()` of thousands of digits costs quadratic time and raises past 4300.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0")
+    if len(digits) > max_digits:
+        return too_long
+    return int(digits or "0")
+
+
 def get_route_path(scope: Scope) -> str:
     """The request path relative to the mount point: `path` minus `root_path`.
 
@@ -172,12 +188,6 @@ def _is_ipvfuture_literal(text: str) -> bool:
 
 
 def _parse_port(text: str) -> int | None:
-    if not text.isascii() or not text.isdigit():
-        return None
-    # Leading zeros are allowed ("000080" is port 80); strip them before int() so a
-    # long run of digits costs nothing.
-    significant = text.lstrip("0")
-    if len(significant) > 5:
-        return None
-    port = int(significant or "0")
-    return port if port <= 65535 else None
+    # Leading zeros are allowed ("000080" is port 80).
+    port = parse_digits(text, 5, -1)
+    return port if port is not None and 0 <= port <= 65535 else None

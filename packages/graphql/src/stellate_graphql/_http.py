@@ -19,6 +19,7 @@ from graphql import GraphQLError, OperationType
 
 from stellate_asgi.exceptions import HTTPException
 from stellate_asgi.types import Message, Receive, Scope, Send
+from stellate_asgi.utils import parse_digits
 from stellate_graphql._execution import (
     DocumentError,
     Executor,
@@ -387,12 +388,9 @@ async def _serve_multipart(app: HTTPApp, request: Request, media_type: str) -> R
 
 def _check_content_length(request: Request, limit: int) -> None:
     declared = request.headers.get("content-length")
-    if declared is None or not (declared.isascii() and declared.isdigit()):
-        return
-    # Compared by length first: `int()` of thousands of digits raises (past 4300) or
-    # costs quadratic time, and a hostile length must be a 413, never a 500.
-    digits = declared.lstrip("0")
-    if len(digits) > len(str(limit)) or int(digits or "0") > limit:
+    # A hostile length of thousands of digits must be a 413, never a 500.
+    length = None if declared is None else parse_digits(declared, len(str(limit)), limit + 1)
+    if length is not None and length > limit:
         raise _too_large(limit)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from stellate_asgi.utils import parse_digits
 from stellate_graphql._execution import RequestError
 from stellate_http.datastructures import FormData, UploadFile
 
@@ -87,14 +88,8 @@ def _step(container: Any, key: str, path: str) -> Any:
 def _list_index(key: str, items: list[Any]) -> int | None:
     """`key` as an index into `items`, or None when it is not one.
 
-    Only ASCII digits count ("²" passes `isdigit` but not `int`), and a key longer
-    than the list's length in digits is out of range without being converted (`int`
-    refuses past 4300 digits): client input must give a 400, never a 500.
+    Only ASCII digits count ("²" passes `isdigit` but not `int`), and a key too long
+    to be in range is not converted: client input must give a 400, never a 500.
     """
-    if not (key.isascii() and key.isdigit()):
-        return None
-    digits = key.lstrip("0")
-    if len(digits) > len(str(len(items))):
-        return None
-    index = int(digits or "0")
-    return index if index < len(items) else None
+    index = parse_digits(key, len(str(len(items))), len(items))
+    return index if index is not None and index < len(items) else None

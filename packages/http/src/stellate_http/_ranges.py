@@ -25,6 +25,8 @@ on inverted ranges, but Starlette asserts 400 for them, and its status wins here
 
 from __future__ import annotations
 
+from stellate_asgi.utils import parse_digits
+
 __all__ = ["MalformedRangeHeader", "RangeNotSatisfiable", "parse_range_header"]
 
 # A byte position never needs more digits than this (2**63 has 19); longer numbers are
@@ -111,12 +113,7 @@ def _parse_spec(spec: str, size: int) -> tuple[int, int] | None:
 
 def _position(text: str) -> int | None:
     """The value of an ASCII run of digits, capped; `None` for anything else."""
-    if not (text.isascii() and text.isdigit()):
-        return None
-    digits = text.lstrip("0")
-    if len(digits) > _MAX_DIGITS:
-        return _BEYOND_ANY_FILE
-    return int(digits or "0")
+    return parse_digits(text, _MAX_DIGITS, _BEYOND_ANY_FILE)
 
 
 def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

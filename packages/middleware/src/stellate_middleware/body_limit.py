@@ -13,6 +13,7 @@ from typing import Any
 
 from stellate_asgi.exceptions import HTTPException
 from stellate_asgi.types import ASGIApp, Message, Receive, Scope, Send
+from stellate_asgi.utils import parse_digits
 from stellate_http.responses import PlainTextResponse
 
 __all__ = [
@@ -205,9 +206,4 @@ def _declared_content_length(scope: Scope) -> int | None:
     if len(values) != 1:
         return None
     (text,) = values
-    if not (text.isascii() and text.isdigit()):
-        return None
-    digits = text.lstrip("0") or "0"
-    if len(digits) > _MAX_LENGTH_DIGITS:
-        return _HUGE_LENGTH
-    return int(digits)
+    return parse_digits(text, _MAX_LENGTH_DIGITS, _HUGE_LENGTH)
