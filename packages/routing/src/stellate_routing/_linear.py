@@ -145,26 +145,14 @@ def _before(starts: bytearray, literal: str, text: str, start: int) -> bytearray
 
 
 def _str_starts(text: str, start: int, ends: bytearray) -> bytearray:
-    starts = bytearray(len(text) + 1)
-    first = start
-    while first <= len(text):
-        stop = text.find("/", first)
-        if stop < 0:
-            stop = len(text)
-        last = ends.rfind(1, first + 1, stop + 1)
-        if last >= 0:
-            starts[first:last] = b"\x01" * (last - first)
-        first = stop + 1
-    return starts
+    # `[^/]+`: the runs between slashes.
+    return _separated_starts(text, start, ends, "/", empty=False)
 
 
 def _int_starts(text: str, start: int, ends: bytearray) -> bytearray:
     starts = bytearray(len(text) + 1)
     for run in _DIGITS.finditer(text, start):
-        first, stop = run.span()
-        last = ends.rfind(1, first + 1, stop + 1)
-        if last >= 0:
-            starts[first:last] = b"\x01" * (last - first)
+        _mark_starts(starts, ends, *run.span(), empty=False)
     return starts
 
 
@@ -175,10 +163,8 @@ def _float_starts(text: str, start: int, ends: bytearray) -> bytearray:
         if _fraction_end(text, stop, ends) >= 0:
             # From anywhere in the run, the integer part can reach the fraction.
             starts[first:stop] = b"\x01" * (stop - first)
-            continue
-        last = ends.rfind(1, first + 1, stop + 1)
-        if last >= 0:
-            starts[first:last] = b"\x01" * (last - first)
+        else:
+            _mark_starts(starts, ends, first, stop, empty=False)
     return starts
 
 
@@ -191,18 +177,33 @@ def _uuid_starts(text: str, start: int, ends: bytearray) -> bytearray:
 
 
 def _path_starts(text: str, start: int, ends: bytearray) -> bytearray:
+    # `.*`: the runs between newlines, and it may be empty (a start is also an end).
+    return _separated_starts(text, start, ends, "\n", empty=True)
+
+
+def _separated_starts(
+    text: str, start: int, ends: bytearray, separator: str, *, empty: bool
+) -> bytearray:
+    # The starts within each run of text between `separator`s.
     starts = bytearray(len(text) + 1)
     first = start
     while first <= len(text):
-        stop = text.find("\n", first)
+        stop = text.find(separator, first)
         if stop < 0:
             stop = len(text)
-        # `.*` may be empty: a start is also an end.
-        last = ends.rfind(1, first, stop + 1)
-        if last >= 0:
-            starts[first : last + 1] = b"\x01" * (last + 1 - first)
+        _mark_starts(starts, ends, first, stop, empty=empty)
         first = stop + 1
     return starts
+
+
+def _mark_starts(starts: bytearray, ends: bytearray, first: int, stop: int, *, empty: bool) -> None:
+    # In a run `first:stop` that a parameter can span, it can start anywhere before its
+    # latest allowed end (or at that end too, when it may be empty).
+    last = ends.rfind(1, first if empty else first + 1, stop + 1)
+    if last >= 0:
+        if empty:
+            last += 1
+        starts[first:last] = b"\x01" * (last - first)
 
 
 # The end a parameter starting at `position` takes: the latest one allowed, or -1.
