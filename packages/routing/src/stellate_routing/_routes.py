@@ -400,15 +400,10 @@ def _path_params(route: Route | WebSocketRoute, scope: Scope) -> dict[str, Any] 
             return None
         outer = scope.get("path_params")
         return dict(outer) if outer else {}
-    if route._linear is not None:
-        matched = match_template(route.path_regex, route._linear, get_route_path(scope))
-        if matched is None:
-            return None
-        return matched_path_params(scope, matched, route.param_convertors)
-    match = route.path_regex.match(get_route_path(scope))
-    if match is None:
+    matched = match_template(route.path_regex, route._linear, get_route_path(scope))
+    if matched is None:
         return None
-    return matched_path_params(scope, match.groupdict(), route.param_convertors)
+    return matched_path_params(scope, matched, route.param_convertors)
 
 
 def _reverse(
