@@ -63,7 +63,10 @@ def _session_cookie() -> bytes:
 
 
 class _StellateServedBy:
-    """A pure-ASGI middleware labelling every HTTP response with a header."""
+    """A pure-ASGI middleware labelling every HTTP response with a header, through the
+    framework's own `MutableHeaders`."""
+
+    headers_class: Any = stellate.datastructures.MutableHeaders
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -72,36 +75,20 @@ class _StellateServedBy:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers_class = self.headers_class
 
         async def send_labelled(message: Message) -> None:
             if message["type"] == "http.response.start":
-                stellate.datastructures.MutableHeaders(scope=message).append(
-                    "x-served-by", "benchmark"
-                )
+                headers_class(scope=message).append("x-served-by", "benchmark")
             await send(message)
 
         await self.app(scope, receive, send_labelled)
 
 
-class _StarletteServedBy:
-    """The same middleware, written with Starlette's `MutableHeaders`."""
+class _StarletteServedBy(_StellateServedBy):
+    """The same middleware, with Starlette's `MutableHeaders`."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_labelled(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                starlette.datastructures.MutableHeaders(scope=message).append(
-                    "x-served-by", "benchmark"
-                )
-            await send(message)
-
-        await self.app(scope, receive, send_labelled)
+    headers_class = starlette.datastructures.MutableHeaders
 
 
 def _raw_app() -> ASGIApp:
