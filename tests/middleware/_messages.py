@@ -1,4 +1,4 @@
-"""Raw ASGI helpers shared by the compression middleware tests (GZip, CompressionMiddleware)."""
+"""Raw ASGI helpers shared by the middleware tests (compression, CORS, hosts, redirects)."""
 
 from __future__ import annotations
 

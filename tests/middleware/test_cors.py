@@ -13,6 +13,7 @@ from stellate_middleware.cors import ALL_METHODS, SAFELISTED_HEADERS, CORSMiddle
 from stellate_routing.routing import Route, Router, WebSocketRoute
 from stellate_websockets.websockets import WebSocket
 from tests.conftest import TestClientFactory
+from tests.middleware._messages import call
 
 
 async def homepage(scope: Scope, receive: Receive, send: Send) -> None:
@@ -45,20 +46,6 @@ def http_scope(method: str = "GET", *headers: tuple[bytes, bytes]) -> Scope:
         "headers": list(headers),
         "server": ("testserver", 80),
     }
-
-
-async def call(app: ASGIApp, scope: Scope) -> list[Message]:
-    """Run `app` once on `scope` and return what it sent."""
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
 
 
 def test_constants() -> None:

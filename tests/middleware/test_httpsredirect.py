@@ -12,6 +12,7 @@ from stellate_routing.routing import Route, Router, WebSocketRoute
 from stellate_testclient import WebSocketDenialResponse
 from stellate_websockets.websockets import WebSocket
 from tests.conftest import TestClientFactory
+from tests.middleware._messages import call
 
 
 async def homepage(scope: Scope, receive: Receive, send: Send) -> None:
@@ -23,19 +24,6 @@ async def websocket_app(scope: Scope, receive: Receive, send: Send) -> None:
     await websocket.accept()
     await websocket.send_text("OK")
     await websocket.close()
-
-
-async def call(app: HTTPSRedirectMiddleware, scope: Scope) -> list[Message]:
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
 
 
 def test_https_requests_reach_the_app(test_client_factory: TestClientFactory) -> None:

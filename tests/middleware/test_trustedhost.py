@@ -12,6 +12,7 @@ from stellate_routing.routing import Route, Router, WebSocketRoute
 from stellate_testclient import WebSocketDenialResponse
 from stellate_websockets.websockets import WebSocket
 from tests.conftest import TestClientFactory
+from tests.middleware._messages import call
 
 
 async def homepage(scope: Scope, receive: Receive, send: Send) -> None:
@@ -39,19 +40,6 @@ def http_scope(*headers: tuple[bytes, bytes]) -> Scope:
         "headers": list(headers),
         "server": ("testserver", 80),
     }
-
-
-async def call(app: TrustedHostMiddleware, scope: Scope) -> list[Message]:
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent
 
 
 def test_allowed_hosts_and_wildcards(test_client_factory: TestClientFactory) -> None:
