@@ -389,7 +389,7 @@ def test_route_index_distrusts_a_format_that_lacks_a_parameter() -> None:
     assert index.lookup("/zzz") == ["odd"]
 
 
-def test_route_list_versions_and_cache() -> None:
+def test_route_list_rebuilds_after_each_change() -> None:
     routes: RouteList[int] = RouteList([1, 2])
     builds: list[list[int]] = []
 

@@ -710,6 +710,23 @@ def test_a_scope_without_the_app_is_answered_as_the_router_would(
     )
 
 
+def test_a_patched_response_call_is_honoured(
+    test_client_factory: TestClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fused stack sends a plain response itself; a patched `__call__` must still run.
+    sent: list[int] = []
+    original = PlainTextResponse.__call__
+
+    async def call(self: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        sent.append(self.status_code)
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(PlainTextResponse, "__call__", call)
+    for app in variants(application(routes=[Route("/", hello)])):
+        assert test_client_factory(app).get("/").text == "hello"
+    assert sent == [200, 200, 200]
+
+
 def test_a_patched_layer_keeps_the_layers(
     test_client_factory: TestClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,7 +7,7 @@ Internal to `stellate_http.responses`, which re-exports it; it lives here so tha
 from __future__ import annotations
 
 import http.cookies
-from collections.abc import Container, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any, Literal
@@ -58,37 +58,29 @@ class Response:
 
     def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
         """Build `raw_headers` from `headers`, adding content-length and content-type."""
-        raw_headers: list[tuple[bytes, bytes]]
-        names: Container[bytes]
+        body = getattr(self, "body", None)
+        status_code = self.status_code
+        media_type = self.media_type
+        # 1xx, 204 and 304 responses never have a body, so they must not announce one.
+        length = -1 if body is None or status_code < 200 or status_code in (204, 304) else len(body)
+        raw_headers: list[tuple[bytes, bytes]] = []
         if headers:
             # Refused as `MutableHeaders` refuses them: a value taken from user input
             # must not split the header block (header injection).
             raw_headers = [encode_header(key, value) for key, value in headers.items()]
-            names = dict(raw_headers)
-        else:
-            raw_headers = []
-            names = ()
-
-        body = getattr(self, "body", None)
-        # 1xx, 204 and 304 responses never have a body, so they must not announce one.
-        status_code = self.status_code
-        if (
-            body is not None
-            and not (status_code < 200 or status_code in (204, 304))
-            and b"content-length" not in names
-        ):
-            length = len(body)
-            header = _CONTENT_LENGTHS.get(length)
-            if header is None:
-                header = (b"content-length", str(length).encode("latin-1"))
-                if length < _CONTENT_LENGTHS_MAX:
-                    _CONTENT_LENGTHS[length] = header
-            raw_headers.append(header)
-
-        media_type = self.media_type
-        if media_type is not None and b"content-type" not in names:
-            raw_headers.append(_content_type_header(media_type, self.charset))
-
+            names = {name for name, _ in raw_headers}
+            if b"content-length" in names:
+                length = -1
+            if b"content-type" in names:
+                media_type = None
+        if length >= 0:
+            raw_headers.append(_CONTENT_LENGTHS.get(length) or _content_length_header(length))
+        if media_type is not None:
+            charset = self.charset
+            raw_headers.append(
+                _CONTENT_TYPES.get((media_type, charset))
+                or _content_type_header(media_type, charset)
+            )
         self.raw_headers = raw_headers
 
     @property
@@ -203,17 +195,23 @@ _CONTENT_TYPES: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 _CONTENT_TYPES_MAX = 256
 
 
+def _content_length_header(length: int) -> tuple[bytes, bytes]:
+    # The `content-length` header of a body of `length` bytes, kept if small.
+    header = (b"content-length", str(length).encode("latin-1"))
+    if length < _CONTENT_LENGTHS_MAX:
+        _CONTENT_LENGTHS[length] = header
+    return header
+
+
 def _content_type_header(media_type: str, charset: str) -> tuple[bytes, bytes]:
-    # The `content-type` header of `media_type`, with `charset` added to a text type.
-    key = (media_type, charset)
-    header = _CONTENT_TYPES.get(key)
-    if header is None:
-        content_type = media_type
-        if content_type.startswith("text/") and "charset=" not in content_type.lower():
-            content_type += "; charset=" + charset
-        header = (b"content-type", content_type.encode("latin-1"))
-        if len(_CONTENT_TYPES) < _CONTENT_TYPES_MAX:
-            _CONTENT_TYPES[key] = header
+    # The `content-type` header of `media_type`, with `charset` added to a text type;
+    # kept while there are few.
+    content_type = media_type
+    if content_type.startswith("text/") and "charset=" not in content_type.lower():
+        content_type += "; charset=" + charset
+    header = (b"content-type", content_type.encode("latin-1"))
+    if len(_CONTENT_TYPES) < _CONTENT_TYPES_MAX:
+        _CONTENT_TYPES[media_type, charset] = header
     return header
 
 

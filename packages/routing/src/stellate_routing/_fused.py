@@ -56,6 +56,7 @@ _STARTS_FIRST = frozenset(
 # The methods the fused stack stands in for, as defined: a tool that patches one of
 # them (to trace requests, say) keeps the layers, so that its patch runs.
 _LAYER_METHODS = (
+    *((cls, "__call__", _RESPONSE_CALL) for cls in _STARTS_FIRST),
     (ServerErrorMiddleware, "__call__", ServerErrorMiddleware.__call__),
     (ExceptionMiddleware, "__call__", ExceptionMiddleware.__call__),
     (Router, "__call__", Router.__call__),
@@ -160,8 +161,17 @@ class FusedStack:
             return
         if type(response) in _STARTS_FIRST:
             try:
-                # `Response.__call__` as a function: quicker than through the instance.
-                await _RESPONSE_CALL(response, scope, receive, send)
+                # What `Response.__call__` does for an HTTP scope, without its frame.
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status_code,
+                        "headers": response.raw_headers,
+                    }
+                )
+                await send({"type": "http.response.body", "body": response.body})
+                if response.background is not None:
+                    await response.background()
             except Exception as exc:
                 tracker = tracking(send)
                 tracker.started = True

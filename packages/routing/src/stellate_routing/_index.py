@@ -28,8 +28,8 @@ match itself: `sole` maps a static path to its route, and `find` gives the param
 texts of a route whose parameters each fill a whole segment, checked with the
 convertors' regexes, so that route's own regex need not run.
 
-`RouteList` is the list a `Router` keeps its routes in: every mutation bumps its
-version, so the next lookup rebuilds the index from the routes as they are then.
+`RouteList` is the list a `Router` keeps its routes in: every mutation drops what was
+built from it, so the next lookup rebuilds the index from the routes as they are then.
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Generic, SupportsIndex, TypeVar, overload
 
 from stellate_routing._linear import SEGMENT_REGEXES
-from stellate_routing.convertors import Convertor
+from stellate_routing.convertors import Convertor, StringConvertor
 
 __all__ = ["RouteIndex", "RouteList"]
 
@@ -50,9 +51,15 @@ T = TypeVar("T")
 # The most candidates a trie node keeps precomputed for the paths that reach it.
 _MAX_PRECOMPUTED = 32
 
+# What a frozen node without static children has as `static`: one shared empty dict,
+# never added to (nodes are added only before `freeze`). With many routes, a lookup
+# then touches fewer distinct objects.
+_NO_CHILDREN: dict[str, _Node] = {}
+
 # A parameter that fills a whole path segment: the segment's index, the parameter's
-# name, the `fullmatch` of its convertor's regex, and the convertor's `convert`.
-_Slot = tuple[int, str, Callable[[str], object], Callable[[str], Any]]
+# name, the `fullmatch` of its convertor's regex (None for `str`'s, see `_segment_check`)
+# and the convertor's `convert` (None for `str`'s, which returns the text as it is).
+_Slot = tuple[int, str, Callable[[str], object] | None, Callable[[str], Any] | None]
 
 
 class _Node:
@@ -90,6 +97,8 @@ class RouteIndex(Generic[T]):
         self._static_paths: list[str] = []
         # The parameter slots of the routes whose parameters each fill a whole segment.
         self._slots: dict[int, tuple[_Slot, ...]] = {}
+        # One tuple of slots per distinct layout, shared by the routes that have it.
+        self._shapes: dict[tuple[_Slot, ...], tuple[_Slot, ...]] = {}
         # The static paths that one route alone can match, and that route (see `freeze`).
         self.sole: dict[str, T] = {}
 
@@ -116,7 +125,10 @@ class RouteIndex(Generic[T]):
                 return
             if slots is not None and segment == "{" + names[0] + "}":
                 convertor = convertors[names[0]]
-                slots.append((depth, names[0], _fullmatch(convertor.regex), convertor.convert))
+                convert: Callable[[str], Any] | None = convertor.convert
+                if getattr(convert, "__func__", None) is StringConvertor.convert:
+                    convert = None
+                slots.append((depth, names[0], _segment_check(convertor.regex), convert))
             else:
                 slots = None
             if node.wildcard is None:
@@ -129,7 +141,10 @@ class RouteIndex(Generic[T]):
             return
         node.terminal.append(position)
         if slots is not None:
-            self._slots[position] = tuple(slots)
+            # Routes with the same parameter layout share one tuple: with many routes, a
+            # lookup then touches fewer distinct objects (less of the CPU cache).
+            shape = tuple(slots)
+            self._slots[position] = self._shapes.setdefault(shape, shape)
 
     def add_always(self, position: int) -> None:
         """Make the route at `position` a candidate for every path."""
@@ -157,6 +172,8 @@ class RouteIndex(Generic[T]):
                     if position in self._slots and plain(self.routes[position]):
                         node.sole = self._slots[position]
                 pending.extend((child, passing) for child in node.static.values())
+                if not node.static:
+                    node.static = _NO_CHILDREN
                 if node.wildcard is not None:
                     pending.append((node.wildcard, passing))
         self._exact = {path: tuple(self._walk(path)) for path in self._static_paths}
@@ -192,7 +209,19 @@ class RouteIndex(Generic[T]):
             segments = route_path[1:].split("/")
             found, slots = self._single_branch(segments)
             if found is not None:
-                return found, None if slots is None else _params(slots, segments)
+                if slots is None:
+                    return found, None
+                # (`_params`, inlined: the most common lookup with parameters.)
+                params: dict[str, Any] = {}
+                try:
+                    for depth, name, check, convert in slots:
+                        text = segments[depth]
+                        if check is not None and check(text) is None:
+                            return found, None
+                        params[name] = text if convert is None else convert(text)
+                except ValueError:
+                    return found, None
+                return found, params
         return self._walk(route_path), None
 
     def _walk(self, route_path: str) -> Sequence[T]:
@@ -283,31 +312,29 @@ class RouteIndex(Generic[T]):
 class RouteList(list[T]):
     """A list of routes that knows when it has changed.
 
-    Each mutation bumps `version`; `cached(key, build)` returns the value `build`
-    made for the current version, building it again after any change.
+    `cached(key, build)` returns the value `build` made from the list as it is now,
+    building it again after any change. `built` holds those values by key; each change
+    replaces it (so a lookup is one `built.get(key)`), and a build that races with a
+    change stores its value in the dict the change dropped.
     """
 
-    # Class-level defaults: unpickling appends items before it restores attributes.
-    version: int = 0
-    _cache: dict[str, tuple[int, Any]] | None = None
+    # Class-level default, read-only: unpickling appends items before it restores
+    # attributes, and a list made without `__init__` has none.
+    built: Mapping[str, Any] = MappingProxyType({})
 
     def cached(self, key: str, build: Callable[[Sequence[T]], Any]) -> Any:
-        """`build(snapshot)` for this version of the list, made once per version."""
-        cache = self._cache
-        if cache is None:
-            cache = self._cache = {}
-        version = self.version
-        entry = cache.get(key)
-        if entry is not None and entry[0] == version:
-            return entry[1]
-        # Read the version before the snapshot: a change racing with the build leaves
-        # an entry that the next call sees as stale.
-        value = build(list(self))
-        cache[key] = (version, value)
+        """`build(snapshot)` for the list as it is now, made once until it changes."""
+        built = self.built
+        value = built.get(key)
+        if value is not None:
+            return value
+        if not isinstance(built, dict):
+            built = self.built = {}
+        value = built[key] = build(list(self))
         return value
 
     def _changed(self) -> None:
-        self.version += 1
+        self.built = {}
 
     def append(self, item: T, /) -> None:
         super().append(item)
@@ -368,22 +395,12 @@ class RouteList(list[T]):
 
 
 @functools.cache
-def _fullmatch(regex: str) -> Callable[[str], object]:
-    # One compiled pattern per convertor regex, shared by every route that uses it. Only
-    # the one-segment regexes (`SEGMENT_REGEXES`, a fixed few) come here.
-    return re.compile(regex).fullmatch
-
-
-def _params(slots: tuple[_Slot, ...], segments: list[str]) -> dict[str, Any] | None:
-    # Each slot's segment converted, by parameter name; None if a convertor's regex does
-    # not match its segment whole, or its `convert` refuses it (ValueError).
-    params: dict[str, Any] = {}
-    try:
-        for depth, name, fullmatch, convert in slots:
-            text = segments[depth]
-            if fullmatch(text) is None:
-                return None
-            params[name] = convert(text)
-    except ValueError:
+def _segment_check(regex: str) -> Callable[[str], object] | None:
+    # What tells whether a whole segment matches a convertor's regex: its compiled
+    # `fullmatch`, one per regex and shared by every route that uses it (only the
+    # one-segment regexes, `SEGMENT_REGEXES`, a fixed few, come here). None for `str`'s
+    # `[^/]+`, which every segment the walk gives a wildcard matches: one without "/"
+    # that is not empty.
+    if regex == StringConvertor.regex:
         return None
-    return params
+    return re.compile(regex).fullmatch

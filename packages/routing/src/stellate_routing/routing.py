@@ -401,8 +401,10 @@ class Router:
 
     def _match(self, scope: Scope) -> tuple[BaseRoute | None, Scope]:
         # First full match in declaration order, else the first partial one.
-        index = self._index(scope["type"])
-        route_path = get_route_path(scope)
+        scope_type = scope["type"]
+        index = self._routes.built.get(scope_type) or self._index(scope_type)
+        # (`get_route_path`, inlined for the common case: nothing mounted above.)
+        route_path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         # The index lets only plain routes in (`_is_plain`): a `Route` or `WebSocketRoute`.
         sole = cast("Route | WebSocketRoute | None", index.sole.get(route_path))
         if sole is not None and sole.path_regex is sole._static_regex:
