@@ -249,6 +249,48 @@ def test_a_405_names_the_allowed_methods(test_client_factory: TestClientFactory)
     assert answer[:3] == (405, b"Method Not Allowed", {"allow": "GET, HEAD, POST"})
 
 
+def test_a_405_follows_a_change_to_the_methods(test_client_factory: TestClientFactory) -> None:
+    route = Route("/only", hello)
+    for app in variants(application(routes=[route])):
+        route.methods = {"GET", "HEAD"}
+        client = test_client_factory(app)
+        assert client.put("/only").headers["allow"] == "GET, HEAD"
+        route.methods.add("DELETE")
+        assert client.put("/only").headers["allow"] == "DELETE, GET, HEAD"
+        route.methods = {"POST"}
+        assert client.put("/only").headers["allow"] == "POST"
+
+
+class Stamp:
+    """A user middleware that adds a header to the start message's own list, in place."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"].append((b"x-stamp", b"1"))
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
+def test_a_refusal_sends_its_own_headers_each_time(
+    test_client_factory: TestClientFactory,
+) -> None:
+    # The 404 and 405 are made once, but a middleware's change to one response's headers
+    # must not show in the next.
+    app = Stellate(routes=[Route("/only", hello)], middleware=[Middleware(Stamp)])
+    client = test_client_factory(app)
+    for _ in range(3):
+        for method, path, status in (("GET", "/missing", 404), ("PUT", "/only", 405)):
+            response = client.request(method, path)
+            assert response.status_code == status
+            assert response.headers.get_list("x-stamp") == ["1"]
+            assert int(response.headers["content-length"]) == len(response.content)
+
+
 @pytest.mark.parametrize(
     ("path", "location"),
     [

@@ -53,6 +53,11 @@ _STARTS_FIRST = frozenset(
     if cls.__call__ is _RESPONSE_CALL
 )
 
+# The default handler's answers to the router's 404 and to 405s, by `Allow` value (see
+# `_refusal`), and how many are kept.
+_REFUSALS: dict[str | None, tuple[int, tuple[tuple[bytes, bytes], ...], bytes]] = {}
+_MAX_REFUSALS = 64
+
 # The methods the fused stack stands in for, as defined: a tool that patches one of
 # them (to trace requests, say) keeps the layers, so that its patch runs.
 _LAYER_METHODS = (
@@ -150,7 +155,7 @@ class FusedStack:
                 await self._elsewhere(router, route, {}, scope, receive, send)
                 return
             # What `Route.handle` raises, answered without the raise.
-            await self._refuse(route._method_not_allowed(), scope, receive, send)
+            await self._refuse(route, scope, receive, send)
             return
         request = Request(scope, receive, send)
         try:
@@ -195,44 +200,51 @@ class FusedStack:
         # Any other match goes to the route's `handle`, no match to the (innermost)
         # router's redirect or default, as `Router.app` sends them; the error handling
         # is the same.
+        redirect: RedirectResponse | None = None
+        if route is None:
+            try:
+                redirect = router._redirect(scope)
+            except Exception as exc:
+                await self._recover(exc, None, scope, receive, tracking(send))
+                return
+            if redirect is None and router.default == router.not_found and "app" in scope:
+                # What `Router.not_found` raises inside an application, answered
+                # without the raise. (Outside one it answers the 404 itself.)
+                await self._refuse(None, scope, receive, send)
+                return
         tracker = tracking(send)
         try:
             if route is not None:
                 scope.update(child_scope)
                 scope["route"] = route
                 await route.handle(scope, receive, tracker)
-                return
-            redirect = router._redirect(scope)
-            if redirect is not None:
+            elif redirect is not None:
                 await redirect(scope, receive, tracker)
-                return
-            if router.default != router.not_found or "app" not in scope:
-                # (Outside an application `not_found` answers the 404 itself.)
+            else:
                 await router.default(scope, receive, tracker)
-                return
         except Exception as exc:
             await self._recover(exc, None, scope, receive, tracker)
-            return
-        # What `Router.not_found` raises inside an application, answered without the raise.
-        # Nothing went through `tracker`: `_refuse` sends with `send` itself.
-        await self._refuse(HTTPException(status_code=404), scope, receive, send)
 
     async def _refuse(
-        self, error: HTTPException, scope: Scope, receive: Receive, send: Send
+        self, route: Route | None, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        # A 404 or 405 of the router's, answered as `_recover` would answer it raised.
-        # When the handler it finds is `ExceptionMiddleware`'s default one, its response
-        # is made and sent here, without the general handler call.
+        # The router's 404 (no `route`) or `route`'s 405, answered as `_recover` would
+        # answer it raised. When the handler it finds is `ExceptionMiddleware`'s default
+        # one, that handler's response is sent here, as made once (`_refusal`).
         exception_handlers, status_handlers = self.handlers
+        status_code = 404 if route is None else 405
         if (
-            error.status_code in status_handlers
+            status_code in status_handlers
             or exception_handlers.get(HTTPException) != self.default_handler
         ):
+            error = HTTPException(status_code=404) if route is None else route._method_not_allowed()
             await self._recover(error, None, scope, receive, tracking(send))
             return
-        response = http_exception_response(error)
+        status, headers, body = _refusal(None if route is None else route._allow())
         try:
-            await response(scope, receive, send)
+            # (A new list of headers each time: a middleware may change it in place.)
+            await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+            await send({"type": "http.response.body", "body": body})
         except Exception as exc:
             # As a failure of the handler's response: it had started (`_STARTS_FIRST`).
             if self.server_errors is not None:
@@ -274,6 +286,24 @@ class FusedStack:
             if self.server_errors is not None:
                 await self.server_errors._answer(error, scope, receive, tracker)
             raise
+
+
+def _refusal(allow: str | None) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
+    # What `http_exception_response` makes of the router's 404 (`allow` None) or of a
+    # route's 405 with this `Allow` value: the status, headers and body it sends. Made
+    # once per value; the values are the applications' method sets, a bounded few.
+    known = _REFUSALS.get(allow)
+    if known is None:
+        error = (
+            HTTPException(status_code=404)
+            if allow is None
+            else HTTPException(status_code=405, headers={"Allow": allow})
+        )
+        response = http_exception_response(error)
+        known = (response.status_code, tuple(response.raw_headers), bytes(response.body))
+        if len(_REFUSALS) < _MAX_REFUSALS:
+            _REFUSALS[allow] = known
+    return known
 
 
 def _mounted_router(mount: Mount) -> Router | None:

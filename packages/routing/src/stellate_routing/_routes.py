@@ -64,6 +64,8 @@ class Match(Enum):
 # Module-level aliases: `matches` runs for every candidate of every request.
 _NONE, _PARTIAL, _FULL = Match.NONE, Match.PARTIAL, Match.FULL
 
+_NO_METHODS: frozenset[str] = frozenset()
+
 
 def request_response(
     func: Callable[[Request], Awaitable[Response] | Response],
@@ -168,6 +170,8 @@ class Route(BaseRoute):
     _linear: LinearMatcher | None = None
     _static_regex: re.Pattern[str] | None = None
     _template_regex: re.Pattern[str] | None = None
+    # The methods `_allow` last worked out the `Allow` value for, and that value.
+    _allowed: tuple[frozenset[str], str] | None = None
 
     def __init__(
         self,
@@ -248,9 +252,15 @@ class Route(BaseRoute):
 
     def _method_not_allowed(self) -> HTTPException:
         # The 405 for a method outside `methods`, naming those in `Allow`.
-        return HTTPException(
-            status_code=405, headers={"Allow": ", ".join(sorted(self.methods or ()))}
-        )
+        return HTTPException(status_code=405, headers={"Allow": self._allow()})
+
+    def _allow(self) -> str:
+        # The `Allow` value of the 405, made once and kept until `methods` changes.
+        methods = self.methods or _NO_METHODS
+        known = self._allowed
+        if known is None or known[0] != methods:
+            known = self._allowed = (frozenset(methods), ", ".join(sorted(methods)))
+        return known[1]
 
     def __eq__(self, other: Any) -> bool:
         return (

@@ -447,13 +447,13 @@ class Router:
             return None
         path: str = scope["path"]
         redirect_path = path.rstrip("/") if route_path.endswith("/") else path + "/"
-        # The index needs only these keys; most 404s end here, without copying the scope.
-        lookup_scope = {
-            "type": scope["type"],
-            "path": redirect_path,
-            "root_path": scope.get("root_path", ""),
-        }
-        candidates = self._candidates(lookup_scope)
+        # Most 404s end here, without copying the scope.
+        scope_type = scope["type"]
+        index = self._routes.built.get(scope_type) or self._index(scope_type)
+        redirect_route_path = get_route_path(
+            {"path": redirect_path, "root_path": scope.get("root_path", "")}
+        )
+        candidates = index.lookup(redirect_route_path)
         if not candidates:
             return None
         redirect_scope = {**scope, "path": redirect_path}
