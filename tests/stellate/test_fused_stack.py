@@ -461,6 +461,23 @@ def test_routes_the_fused_stack_hands_on(test_client_factory: TestClientFactory)
     assert assert_alike(test_client_factory, with_default, "GET", "/x")[:2] == (418, b"default")
 
 
+def test_an_app_replaced_after_serving_is_used(test_client_factory: TestClientFactory) -> None:
+    async def other(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("replaced")(scope, receive, send)
+
+    for app in variants(application(routes=[Route("/", hello)])):
+        client = test_client_factory(app)
+        assert client.get("/").text == "hello"
+        route = app.routes[0]
+        assert isinstance(route, Route)
+        original = route.app
+        route.app = other
+        assert client.get("/").text == "replaced"
+        # Putting the adapter back is still serving through it, as the layers would.
+        route.app = original
+        assert client.get("/").text == "hello"
+
+
 def test_a_route_that_fails_to_match_is_a_500(test_client_factory: TestClientFactory) -> None:
     class Broken(BaseRoute):
         def matches(self, scope: Scope) -> tuple[Match, Scope]:

@@ -137,11 +137,7 @@ class FusedStack:
         except Exception as exc:
             await self._recover(exc, None, scope, receive, tracking(send))
             return
-        if (
-            type(route) is not Route
-            or (direct := route._direct) is None
-            or direct[0] is not route.app
-        ):
+        if type(route) is not Route or (direct := route._direct) is None:
             await self._elsewhere(router, route, child_scope, scope, receive, send)
             return
 
@@ -159,7 +155,7 @@ class FusedStack:
             return
         request = Request(scope, receive, send)
         try:
-            response = await direct[1](request)
+            response = await direct(request)
         except Exception as exc:
             # The endpoint has sent nothing (it has no way to start a response).
             await self._recover(exc, request, scope, receive, tracking(send))

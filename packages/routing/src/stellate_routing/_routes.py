@@ -154,7 +154,41 @@ class BaseRoute:
         await self.handle(scope, receive, send)
 
 
-class Route(BaseRoute):
+class _Templated(BaseRoute):
+    """What `Route` and `WebSocketRoute` share: a path template compiled to `path_regex`.
+
+    `path_regex` may be replaced (a subclass may compile its own); the regex `__init__`
+    compiled is kept as `_template_regex`, and `_indexed` tells whether `path_regex` is
+    still that one: only then does the router's index decide a match itself. A flag
+    rather than an identity test per request: with many routes, a lookup that reads
+    it does not fetch each route's regex object from memory.
+    """
+
+    # Set by `__init__` for a template whose regex could backtrack (`compile_template`),
+    # and for one without parameters (matched by comparing strings).
+    _linear: LinearMatcher | None = None
+    _static_regex: re.Pattern[str] | None = None
+    _template_regex: re.Pattern[str] | None = None
+    _indexed = False
+
+    @property
+    def path_regex(self) -> re.Pattern[str]:
+        return self._path_regex
+
+    @path_regex.setter
+    def path_regex(self, regex: re.Pattern[str]) -> None:
+        self._path_regex = regex
+        self._indexed = regex is self._template_regex
+
+    def _compile(self, path: str) -> None:
+        # The template's regex, format, convertors and matcher, for `__init__`.
+        regex, self.path_format, self.param_convertors, self._linear = compile_template(path)
+        self._template_regex = regex
+        self._static_regex = None if self.param_convertors else regex
+        self.path_regex = regex
+
+
+class Route(_Templated):
     """An HTTP route: `path` served by `endpoint`.
 
     A function (or method, or a `functools.partial` of one) is called with the
@@ -163,15 +197,12 @@ class Route(BaseRoute):
     app that serves every method.
     """
 
-    # Set by `__init__` for a template whose regex could backtrack (`compile_template`),
-    # and for one without parameters (matched by comparing strings); a subclass that
-    # compiles its own `path_regex` keeps that regex. The regex `__init__` compiled is
-    # kept too: the router's index matches for it while `path_regex` is still that one.
-    _linear: LinearMatcher | None = None
-    _static_regex: re.Pattern[str] | None = None
-    _template_regex: re.Pattern[str] | None = None
     # The methods `_allow` last worked out the `Allow` value for, and that value.
     _allowed: tuple[frozenset[str], str] | None = None
+    # An application's fused stack (`stellate_routing._fused`) calls the endpoint itself,
+    # through this, while `app` is still the bare adapter `__init__` made (no route
+    # middleware or body limit around it): replacing `app` clears it.
+    _direct: Callable[[Request], Awaitable[Response]] | None = None
 
     def __init__(
         self,
@@ -201,12 +232,8 @@ class Route(BaseRoute):
             self.app = endpoint
         plain_app = self.app
         self.app = wrap_route_app(self.app, middleware, max_body_size)
-        # An application's fused stack (`stellate_routing._fused`) calls the endpoint
-        # itself, as `self.app` would, while `self.app` is still that bare adapter: no
-        # route middleware or body limit around it, and not replaced since.
-        self._direct: tuple[ASGIApp, Callable[[Request], Awaitable[Response]]] | None = (
-            (self.app, direct) if direct is not None and self.app is plain_app else None
-        )
+        if self.app is plain_app:
+            self._direct = direct
 
         self.methods: set[str] | None
         if methods is None:
@@ -216,11 +243,17 @@ class Route(BaseRoute):
             if "GET" in self.methods:
                 self.methods.add("HEAD")
 
-        self.path_regex, self.path_format, self.param_convertors, self._linear = compile_template(
-            path
-        )
-        self._template_regex = self.path_regex
-        self._static_regex = None if self.param_convertors else self.path_regex
+        self._compile(path)
+
+    @property
+    def app(self) -> ASGIApp:
+        """The ASGI app that serves the route's requests."""
+        return self._app
+
+    @app.setter
+    def app(self, app: ASGIApp) -> None:
+        self._app = app
+        self._direct = None
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http":
@@ -275,16 +308,12 @@ class Route(BaseRoute):
         return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}, methods={methods!r})"
 
 
-class WebSocketRoute(BaseRoute):
+class WebSocketRoute(_Templated):
     """A WebSocket route: `path` served by `endpoint`.
 
     A function is called with the `WebSocket`; anything else (such as a
     `WebSocketEndpoint` class) is an ASGI app.
     """
-
-    _linear: LinearMatcher | None = None
-    _static_regex: re.Pattern[str] | None = None
-    _template_regex: re.Pattern[str] | None = None
 
     def __init__(
         self,
@@ -305,12 +334,7 @@ class WebSocketRoute(BaseRoute):
         else:
             self.app = endpoint
         self.app = wrap_route_app(self.app, middleware, None)
-
-        self.path_regex, self.path_format, self.param_convertors, self._linear = compile_template(
-            path
-        )
-        self._template_regex = self.path_regex
-        self._static_regex = None if self.param_convertors else self.path_regex
+        self._compile(path)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "websocket":

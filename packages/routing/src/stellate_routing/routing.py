@@ -407,7 +407,7 @@ class Router:
         route_path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         # The index lets only plain routes in (`_is_plain`): a `Route` or `WebSocketRoute`.
         sole = cast("Route | WebSocketRoute | None", index.sole.get(route_path))
-        if sole is not None and sole.path_regex is sole._static_regex:
+        if sole is not None and sole._indexed:
             # The one route that can match this path, one without parameters: what its
             # `matches` gives, whether FULL or PARTIAL (the caller tells them apart).
             outer = scope.get("path_params")
@@ -417,7 +417,7 @@ class Router:
             # One plain route, whose regex would match with these groups (unless it was
             # replaced): what its `matches` gives, without running that regex.
             only = cast("Route | WebSocketRoute", candidates[0])
-            if only.path_regex is only._template_regex:
+            if only._indexed:
                 outer = scope.get("path_params")
                 path_params = {**outer, **params} if outer else params
                 return only, {"endpoint": only.endpoint, "path_params": path_params}
