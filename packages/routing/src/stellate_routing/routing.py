@@ -406,7 +406,8 @@ class Router:
         # (`get_route_path`, inlined for the common case: nothing mounted above.)
         route_path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         # The index lets only plain routes in (`_is_plain`): a `Route` or `WebSocketRoute`.
-        sole = cast("Route | WebSocketRoute | None", index.sole.get(route_path))
+        # (Annotated rather than `cast`: that is a call, on every request.)
+        sole: Route | WebSocketRoute | None = index.sole.get(route_path)  # type: ignore[assignment]
         if sole is not None and sole._indexed:
             # The one route that can match this path, one without parameters: what its
             # `matches` gives, whether FULL or PARTIAL (the caller tells them apart).
@@ -416,7 +417,7 @@ class Router:
         if params is not None:
             # One plain route, whose regex would match with these groups (unless it was
             # replaced): what its `matches` gives, without running that regex.
-            only = cast("Route | WebSocketRoute", candidates[0])
+            only: Route | WebSocketRoute = candidates[0]  # type: ignore[assignment]
             if only._indexed:
                 outer = scope.get("path_params")
                 path_params = {**outer, **params} if outer else params
