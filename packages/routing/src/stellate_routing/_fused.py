@@ -233,10 +233,9 @@ class FusedStack:
             status_code in status_handlers
             or exception_handlers.get(HTTPException) != self.default_handler
         ):
-            error = HTTPException(status_code=404) if route is None else route._method_not_allowed()
-            await self._recover(error, None, scope, receive, tracking(send))
+            await self._recover(_refusal_error(route), None, scope, receive, tracking(send))
             return
-        status, headers, body = _refusal(None if route is None else route._allow())
+        status, headers, body = _refusal(route)
         try:
             # (A new list of headers each time: a middleware may change it in place.)
             await send({"type": "http.response.start", "status": status, "headers": list(headers)})
@@ -284,22 +283,24 @@ class FusedStack:
             raise
 
 
-def _refusal(allow: str | None) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
-    # What `http_exception_response` makes of the router's 404 (`allow` None) or of a
-    # route's 405 with this `Allow` value: the status, headers and body it sends. Made
-    # once per value; the values are the applications' method sets, a bounded few.
+def _refusal(route: Route | None) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
+    # What `http_exception_response` makes of `_refusal_error(route)`: the status,
+    # headers and body it sends. Made once per `Allow` value (None for the 404); the
+    # values are the applications' method sets, a bounded few.
+    allow = None if route is None else route._allow()
     known = _REFUSALS.get(allow)
     if known is None:
-        error = (
-            HTTPException(status_code=404)
-            if allow is None
-            else HTTPException(status_code=405, headers={"Allow": allow})
-        )
-        response = http_exception_response(error)
+        response = http_exception_response(_refusal_error(route))
         known = (response.status_code, tuple(response.raw_headers), bytes(response.body))
         if len(_REFUSALS) < _MAX_REFUSALS:
             _REFUSALS[allow] = known
     return known
+
+
+def _refusal_error(route: Route | None) -> HTTPException:
+    # What the router raises for a path without a route (404), or `route` for a method
+    # outside its `methods` (405).
+    return HTTPException(status_code=404) if route is None else route._method_not_allowed()
 
 
 def _mounted_router(mount: Mount) -> Router | None:
