@@ -185,14 +185,7 @@ class RouteIndex(Generic[T]):
 
     def lookup(self, route_path: str) -> Sequence[T]:
         """The routes that could match `route_path`, in declaration order."""
-        exact = self._exact.get(route_path)
-        if exact is not None:
-            return exact
-        if route_path.startswith("/") and not route_path.endswith("\n"):
-            found, _ = self._single_branch(route_path[1:].split("/"))
-            if found is not None:
-                return found
-        return self._walk(route_path)
+        return self.find(route_path)[0]
 
     def find(self, route_path: str) -> tuple[Sequence[T], dict[str, Any] | None]:
         """`lookup`, and the converted parameters when its one candidate surely matches.

@@ -402,8 +402,9 @@ class Router:
     def _match(self, scope: Scope) -> tuple[BaseRoute | None, Scope]:
         # First full match in declaration order, else the first partial one.
         scope_type = scope["type"]
+        # (`_index` and `get_route_path`, inlined for the common case: an index already
+        # built, and nothing mounted above.)
         index = self._routes.built.get(scope_type) or self._index(scope_type)
-        # (`get_route_path`, inlined for the common case: nothing mounted above.)
         route_path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         # The index lets only plain routes in (`_is_plain`): a `Route` or `WebSocketRoute`.
         # (Annotated rather than `cast`: that is a call, on every request.)
@@ -448,13 +449,13 @@ class Router:
             return None
         path: str = scope["path"]
         redirect_path = path.rstrip("/") if route_path.endswith("/") else path + "/"
-        # Most 404s end here, without copying the scope.
-        scope_type = scope["type"]
-        index = self._routes.built.get(scope_type) or self._index(scope_type)
-        redirect_route_path = get_route_path(
-            {"path": redirect_path, "root_path": scope.get("root_path", "")}
-        )
-        candidates = index.lookup(redirect_route_path)
+        # The index needs only these keys; most 404s end here, without copying the scope.
+        lookup_scope = {
+            "type": scope["type"],
+            "path": redirect_path,
+            "root_path": scope.get("root_path", ""),
+        }
+        candidates = self._candidates(lookup_scope)
         if not candidates:
             return None
         redirect_scope = {**scope, "path": redirect_path}
