@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, cast
+from typing import cast
 
 import anyio
 import anyio.lowlevel
@@ -18,23 +18,7 @@ from stellate_middleware.body_limit import RequestBodyLimitMiddleware
 from stellate_middleware.exceptions import ExceptionMiddleware
 from stellate_routing import Mount, Route, Router
 from tests.conftest import TestClientFactory
-
-
-def http_scope(**extra: Any) -> Scope:
-    scope: Scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [],
-    }
-    scope.update(extra)
-    return scope
+from tests.middleware._messages import http_scope
 
 
 def replay(*items: Message) -> Receive:
@@ -206,7 +190,7 @@ async def test_response_streams_chunk_by_chunk() -> None:
             delivered[int(message["body"])].set()
 
     with anyio.fail_after(5):
-        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(), replay(), send)
+        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(None), replay(), send)
     assert recorder.body == b"012"
     assert recorder.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
 
@@ -229,7 +213,7 @@ async def test_app_waits_for_a_slow_client() -> None:
 
     async with anyio.create_task_group() as task_group:
         task_group.start_soon(
-            BaseHTTPMiddleware(app, dispatch=passthrough), http_scope(), replay(), slow_send
+            BaseHTTPMiddleware(app, dispatch=passthrough), http_scope(None), replay(), slow_send
         )
         await anyio.sleep(0.05)
         # The client has taken nothing: the app is held at its first chunk, nothing piles up.
@@ -257,7 +241,7 @@ async def test_large_request_body_streams_through_unbuffered() -> None:
 
     recorder = Recorder()
     await BaseHTTPMiddleware(app, dispatch=passthrough)(
-        http_scope(method="POST"), replay(*items), recorder
+        http_scope(None, method="POST"), replay(*items), recorder
     )
     # Chunk by chunk, never joined into one big body.
     assert received == [65536] * 64 + [0]
@@ -289,7 +273,7 @@ async def test_dispatch_may_rewrite_the_body() -> None:
         return response
 
     recorder = Recorder()
-    await BaseHTTPMiddleware(hello, dispatch=upper)(http_scope(), replay(), recorder)
+    await BaseHTTPMiddleware(hello, dispatch=upper)(http_scope(None), replay(), recorder)
     assert recorder.body == b"HELLO"
     assert recorder.sent[0]["headers"] == [(b"content-type", b"text/plain; charset=utf-8")]
 
@@ -306,7 +290,7 @@ async def test_text_chunks_from_a_rewritten_body_are_encoded() -> None:
         return response
 
     recorder = Recorder()
-    await BaseHTTPMiddleware(hello, dispatch=to_text)(http_scope(), replay(), recorder)
+    await BaseHTTPMiddleware(hello, dispatch=to_text)(http_scope(None), replay(), recorder)
     assert recorder.body == "caf\u00e9".encode()
 
 
@@ -331,7 +315,7 @@ async def test_error_after_the_response_started_reaches_dispatch() -> None:
         raise AssertionError("the error was not raised")  # pragma: no cover
 
     recorder = Recorder()
-    await BaseHTTPMiddleware(app, dispatch=collect)(http_scope(), replay(), recorder)
+    await BaseHTTPMiddleware(app, dispatch=collect)(http_scope(None), replay(), recorder)
     assert recorder.sent[0]["status"] == 502
     assert recorder.body == b"b'partial' then midway"
 
@@ -345,7 +329,7 @@ async def test_error_midway_does_not_complete_the_response() -> None:
 
     recorder = Recorder()
     with pytest.raises(ValueError, match="midway") as info:
-        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(), replay(), recorder)
+        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(None), replay(), recorder)
     assert info.value.__context__ is None
     # The client never sees a complete (truncated) response.
     assert recorder.sent == [
@@ -373,7 +357,7 @@ async def test_error_in_a_replaced_response_is_raised_afterwards() -> None:
 
     recorder = Recorder()
     with pytest.raises(ValueError, match="after the replacement"):
-        await BaseHTTPMiddleware(app, dispatch=replace)(http_scope(), receive, recorder)
+        await BaseHTTPMiddleware(app, dispatch=replace)(http_scope(None), receive, recorder)
     assert recorder.body == b"replacement"
 
 
@@ -395,7 +379,7 @@ async def test_dispatch_error_cancels_the_app() -> None:
         raise KeyError("dispatch failed")
 
     with pytest.raises(KeyError, match="dispatch failed"):
-        await BaseHTTPMiddleware(app, dispatch=fail)(http_scope(), replay(), Recorder())
+        await BaseHTTPMiddleware(app, dispatch=fail)(http_scope(None), replay(), Recorder())
     assert cancelled
 
 
@@ -416,7 +400,7 @@ async def test_abandoned_call_next_cancels_the_app() -> None:
 
     recorder = Recorder()
     with anyio.fail_after(5):
-        await BaseHTTPMiddleware(slow, dispatch=with_timeout)(http_scope(), replay(), recorder)
+        await BaseHTTPMiddleware(slow, dispatch=with_timeout)(http_scope(None), replay(), recorder)
     assert recorder.sent[0]["status"] == 504
     assert cancelled.is_set()
 
@@ -439,7 +423,7 @@ async def test_failing_client_send_cancels_the_app() -> None:
             raise OSError("client went away")
 
     with anyio.fail_after(5), pytest.raises(OSError, match="client went away"):
-        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(), replay(), send)
+        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(None), replay(), send)
     assert stopped == ["cancelled"]
 
 
@@ -449,7 +433,7 @@ async def test_unexpected_first_message() -> None:
         await send({"type": "http.response.body", "body": b"no start"})
 
     with pytest.raises(RuntimeError, match=r"Expected an 'http\.response\.start' message"):
-        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(), replay(), Recorder())
+        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(None), replay(), Recorder())
 
 
 @pytest.mark.anyio
@@ -459,7 +443,7 @@ async def test_second_response_start_is_an_error() -> None:
         await send({"type": "http.response.start", "status": 500, "headers": []})
 
     with pytest.raises(RuntimeError, match="Unexpected message from the app"):
-        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(), replay(), Recorder())
+        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(None), replay(), Recorder())
 
 
 @pytest.mark.anyio
@@ -468,7 +452,7 @@ async def test_app_without_a_response() -> None:
         pass
 
     with pytest.raises(RuntimeError, match=r"^No response returned\.$"):
-        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(), replay(), Recorder())
+        await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(None), replay(), Recorder())
 
 
 # --- disconnects -----------------------------------------------------------------------------
@@ -500,7 +484,7 @@ async def test_streaming_app_stops_when_the_client_disconnects() -> None:
 
     app = BaseHTTPMiddleware(Router([Route("/", endpoint)]), dispatch=passthrough)
     with anyio.fail_after(5):
-        await app(http_scope(), receive, send)
+        await app(http_scope(None), receive, send)
     assert generator_closed.is_set()
 
 
@@ -524,7 +508,9 @@ async def test_dispatch_sees_a_client_disconnect_while_reading() -> None:
         {"type": "http.disconnect"},
     )
     recorder = Recorder()
-    await BaseHTTPMiddleware(app, dispatch=careful)(http_scope(method="POST"), receive, recorder)
+    await BaseHTTPMiddleware(app, dispatch=careful)(
+        http_scope(None, method="POST"), receive, recorder
+    )
     assert recorder.body == b"late"
 
 
@@ -584,7 +570,7 @@ async def test_informational_and_debug_messages_go_through() -> None:
         await send({"type": "http.response.body", "body": b"page"})
 
     recorder = Recorder()
-    await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(), replay(), recorder)
+    await BaseHTTPMiddleware(app, dispatch=passthrough)(http_scope(None), replay(), recorder)
     assert recorder.types == [
         "http.response.early_hint",
         "http.response.debug",

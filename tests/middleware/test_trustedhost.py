@@ -12,7 +12,7 @@ from stellate_routing.routing import Route, Router, WebSocketRoute
 from stellate_testclient import WebSocketDenialResponse
 from stellate_websockets.websockets import WebSocket
 from tests.conftest import TestClientFactory
-from tests.middleware._messages import call
+from tests.middleware._messages import call, http_scope
 
 
 async def homepage(scope: Scope, receive: Receive, send: Send) -> None:
@@ -24,22 +24,6 @@ async def websocket_app(scope: Scope, receive: Receive, send: Send) -> None:
     await websocket.accept()
     await websocket.send_text("OK")
     await websocket.close()
-
-
-def http_scope(*headers: tuple[bytes, bytes]) -> Scope:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
-        "root_path": "",
-        "query_string": b"",
-        "headers": list(headers),
-        "server": ("testserver", 80),
-    }
 
 
 def test_allowed_hosts_and_wildcards(test_client_factory: TestClientFactory) -> None:
@@ -151,15 +135,15 @@ def test_malformed_host_headers_get_400(test_client_factory: TestClientFactory, 
 async def test_missing_or_repeated_host_header_gets_400() -> None:
     middleware = TrustedHostMiddleware(homepage, allowed_hosts=["testserver"])
 
-    start = (await call(middleware, http_scope()))[0]
+    start = (await call(middleware, http_scope(None)))[0]
     assert start["status"] == 400
 
-    repeated = http_scope((b"host", b"testserver"), (b"host", b"evil.com"))
+    repeated = http_scope(None, headers=[(b"host", b"testserver"), (b"host", b"evil.com")])
     start, body = await call(middleware, repeated)
     assert start["status"] == 400
     assert body["body"] == b"Invalid host header"
 
-    start, body = await call(middleware, http_scope((b"host", b"testserver")))
+    start, body = await call(middleware, http_scope(None, headers=[(b"host", b"testserver")]))
     assert (start["status"], body["body"]) == (200, b"OK")
 
 
