@@ -769,35 +769,31 @@ def test_a_scope_without_the_app_is_answered_as_the_router_would(
     )
 
 
-def test_a_patched_response_call_is_honoured(
-    test_client_factory: TestClientFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The fused stack sends a plain response itself; a patched `__call__` must still run.
-    sent: list[int] = []
-    original = PlainTextResponse.__call__
-
-    async def call(self: Response, scope: Scope, receive: Receive, send: Send) -> None:
-        sent.append(self.status_code)
-        await original(self, scope, receive, send)
-
-    monkeypatch.setattr(PlainTextResponse, "__call__", call)
-    for app in variants(application(routes=[Route("/", hello)])):
-        assert test_client_factory(app).get("/").text == "hello"
-    assert sent == [200, 200, 200]
-
-
+@pytest.mark.parametrize(
+    ("cls", "name", "attribute", "expected"),
+    [
+        # A tool that wraps `Route.handle` (to trace requests, say) sees every request.
+        (Route, "handle", "path", "/"),
+        # The fused stack sends a plain response itself; a patched `__call__` still runs.
+        (PlainTextResponse, "__call__", "status_code", 200),
+    ],
+)
 def test_a_patched_layer_keeps_the_layers(
-    test_client_factory: TestClientFactory, monkeypatch: pytest.MonkeyPatch
+    test_client_factory: TestClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    cls: type[Any],
+    name: str,
+    attribute: str,
+    expected: object,
 ) -> None:
-    # A tool that wraps `Route.handle` (to trace requests, say) sees every request.
-    traced: list[str] = []
-    original = Route.handle
+    seen: list[object] = []
+    original = getattr(cls, name)
 
-    async def handle(self: Route, scope: Scope, receive: Receive, send: Send) -> None:
-        traced.append(self.path)
+    async def patched(self: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(getattr(self, attribute))
         await original(self, scope, receive, send)
 
-    monkeypatch.setattr(Route, "handle", handle)
+    monkeypatch.setattr(cls, name, patched)
     for app in variants(application(routes=[Route("/", hello)])):
         assert test_client_factory(app).get("/").text == "hello"
-    assert traced == ["/", "/", "/"]
+    assert seen == [expected, expected, expected]
