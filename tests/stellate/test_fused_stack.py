@@ -261,19 +261,20 @@ def test_a_405_follows_a_change_to_the_methods(test_client_factory: TestClientFa
         assert client.put("/only").headers["allow"] == "POST"
 
 
-class Stamp:
-    """A user middleware that adds a header to the start message's own list, in place."""
+class Tag:
+    """A middleware that adds `x-tag: yes` to the start message's own header list, in
+    place (as middleware may)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def stamped(message: Message) -> None:
+        async def tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"].append((b"x-stamp", b"1"))
+                message["headers"].append((b"x-tag", b"yes"))
             await send(message)
 
-        await self.app(scope, receive, stamped)
+        await self.app(scope, receive, tagged)
 
 
 def test_a_refusal_sends_its_own_headers_each_time(
@@ -281,13 +282,13 @@ def test_a_refusal_sends_its_own_headers_each_time(
 ) -> None:
     # The 404 and 405 are made once, but a middleware's change to one response's headers
     # must not show in the next.
-    app = Stellate(routes=[Route("/only", hello)], middleware=[Middleware(Stamp)])
+    app = Stellate(routes=[Route("/only", hello)], middleware=[Middleware(Tag)])
     client = test_client_factory(app)
     for _ in range(3):
         for method, path, status in (("GET", "/missing", 404), ("PUT", "/only", 405)):
             response = client.request(method, path)
             assert response.status_code == status
-            assert response.headers.get_list("x-stamp") == ["1"]
+            assert response.headers.get_list("x-tag") == ["yes"]
             assert int(response.headers["content-length"]) == len(response.content)
 
 
@@ -425,18 +426,6 @@ def test_server_error_handlers_and_debug(
 def test_routes_the_fused_stack_hands_on(test_client_factory: TestClientFactory) -> None:
     # Route middleware, a replaced `app`, a custom `default`: the route's or router's
     # own code runs, inside the same error handling.
-    class Tag:
-        def __init__(self, app: ASGIApp) -> None:
-            self.app = app
-
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            async def tagged(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    message["headers"] = [*message["headers"], (b"x-tag", b"yes")]
-                await send(message)
-
-            await self.app(scope, receive, tagged)
-
     replaced = Route("/replaced", hello)
     replaced.app = Tag(replaced.app)
     routes: list[BaseRoute] = [
