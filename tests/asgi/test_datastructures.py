@@ -591,6 +591,8 @@ def test_headers_from_raw() -> None:
     assert h["a"] == "123"
     assert h.get("a") == "123"
     assert h.get("nope") is None
+    assert h.get("A", "default") == "123"
+    assert h.get("nope", "default") == "default"
     assert h.getlist("a") == ["123", "456"]
     assert h.keys() == ["a", "a", "b"]
     assert h.values() == ["123", "456", "789"]

@@ -267,7 +267,12 @@ def _add_vary_origin(headers: MutableHeaders) -> None:
     Several `Vary` fields are merged into one, so code reading only the first field
     (as `headers["vary"]` does) still sees every value.
     """
-    values = [value for value in headers.getlist("vary") if value.strip()]
+    present = headers.getlist("vary")
+    if not present:
+        # The common case: nothing to merge with.
+        headers.append("Vary", "Origin")
+        return
+    values = [value for value in present if value.strip()]
     for value in values:
         if any(token.strip().lower() == "origin" for token in value.split(",")):
             return
