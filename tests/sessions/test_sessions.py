@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 import tomllib
-from base64 import b64encode
+from base64 import b64encode, urlsafe_b64encode
 from pathlib import Path
 from typing import Any
 
@@ -412,6 +412,51 @@ def test_secret_key_may_be_a_secret(test_client_factory: TestClientFactory) -> N
     client.post("/set", json={"a": 1})
     assert client.get("/view").json() == {"session": {"a": 1}}
     assert loaded_session(f"session={sign({'b': 2})}", secret_key=Secret("secret")) == {"b": 2}
+
+
+# --- the signer -----------------------------------------------------------------------
+
+
+def signed_with_stamp(payload: Any, stamp: bytes, key: str = "secret") -> str:
+    """A cookie in the signed format with `stamp` (raw bytes) as its timestamp."""
+    data = b64encode(json.dumps(payload).encode())
+    encoded = urlsafe_b64encode(stamp).rstrip(b"=")
+    # A `TimestampSigner` signs `data.stamp` as a plain `Signer` (same salt) would.
+    return itsdangerous.Signer(key).sign(data + b"." + encoded).decode()
+
+
+def test_signatures_are_itsdangerous_ones_both_ways() -> None:
+    signer = SessionMiddleware(session_app, secret_key=["new", "old"]).signer
+    value = b64encode(b'{"a": 1}')
+    assert itsdangerous.TimestampSigner("new").unsign(signer.sign(value)) == value
+    for key in ("new", "old"):
+        assert signer.unsign(itsdangerous.TimestampSigner(key).sign(value), max_age=60) == value
+    signed, moment = signer.unsign(signer.sign(value), return_timestamp=True)
+    assert signed == value
+    assert abs(moment.timestamp() - time.time()) < 60
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param(sign({"a": 1}) + "=", id="padded-signature"),
+        pytest.param(
+            signed_with_stamp({"a": 1}, int(time.time()).to_bytes(8)), id="leading-zero-bytes"
+        ),
+    ],
+)
+def test_a_cookie_itsdangerous_accepts_in_another_spelling_loads(cookie: str) -> None:
+    assert itsdangerous.TimestampSigner("secret").unsign(cookie, max_age=60)
+    assert loaded_session(f"session={cookie}") == {"a": 1}
+
+
+@pytest.mark.parametrize("max_age", [60, None])
+def test_a_timestamp_longer_than_itsdangerous_reads_is_refused(max_age: int | None) -> None:
+    # Nine bytes whose value is now: only their length is wrong.
+    cookie = signed_with_stamp({"a": 1}, int(time.time()).to_bytes(9))
+    with pytest.raises(itsdangerous.BadTimeSignature):
+        itsdangerous.TimestampSigner("secret").unsign(cookie, max_age=max_age)
+    assert loaded_session(f"session={cookie}", max_age=max_age) == {}
 
 
 # --- hostile cookies ------------------------------------------------------------------
