@@ -147,6 +147,23 @@ async def test_missing_or_repeated_host_header_gets_400() -> None:
     assert (start["status"], body["body"]) == (200, b"OK")
 
 
+@pytest.mark.anyio
+async def test_remembered_hosts_keep_every_check() -> None:
+    # Allowed `Host` values are remembered (a bounded few): that must not let a repeated
+    # header through, nor stop hosts past the bound from being checked.
+    middleware = TrustedHostMiddleware(homepage, allowed_hosts=["*.testserver"])
+    for number in range(100):
+        host = f"a{number}.testserver".encode()
+        for _ in range(2):
+            start = (await call(middleware, http_scope(None, headers=[(b"host", host)])))[0]
+            assert start["status"] == 200
+    twice = http_scope(None, headers=[(b"host", b"a1.testserver"), (b"host", b"a1.testserver")])
+    assert (await call(middleware, twice))[0]["status"] == 400
+    for host in (b"testserver", b"a1.testserver.evil.com", b"a99.testserver:x"):
+        start = (await call(middleware, http_scope(None, headers=[(b"host", host)])))[0]
+        assert start["status"] == 400
+
+
 def test_www_redirect(test_client_factory: TestClientFactory) -> None:
     app = TrustedHostMiddleware(homepage, allowed_hosts=["www.example.com"])
 

@@ -503,6 +503,30 @@ def test_hostile_cookie_through_the_client(test_client_factory: TestClientFactor
     assert client.get("/view").json() == {"session": {"a": 1}}
 
 
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param(["session={good}", "theme=dark"], {"a": 1}, id="first-field"),
+        pytest.param(["theme=dark", "session={good}"], {"a": 1}, id="second-field"),
+        pytest.param(["session={good}", "session=invalid"], {}, id="later-field-wins"),
+        pytest.param(["session=invalid", "session={good}"], {"a": 1}, id="later-field-good"),
+    ],
+)
+def test_cookie_fields_are_read_as_one_header(fields: list[str], expected: dict[str, Any]) -> None:
+    # HTTP/2 clients may send each cookie in its own `Cookie` field.
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.update(scope["session"])
+        await Response()(scope, receive, send)
+
+    scope = http_scope()
+    good = sign({"a": 1})
+    scope["headers"] = [(b"cookie", field.format(good=good).encode()) for field in fields]
+    anyio.run(run, SessionMiddleware(app, secret_key="secret"), scope)
+    assert seen == expected
+
+
 def test_last_of_duplicate_cookies_wins() -> None:
     good = sign({"a": 1})
     assert loaded_session(f"session=invalid; session={good}") == {"a": 1}

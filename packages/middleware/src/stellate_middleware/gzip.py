@@ -135,7 +135,9 @@ class IdentityResponder:
                 return
             # Held back until the first body chunk tells us how to set the headers.
             self.initial_message = message
-            headers = Headers(raw=list(message.get("headers", ())))
+            raw = message.get("headers", [])
+            # A view to read through; a copy only of headers that are not a list.
+            headers = Headers(raw=raw if isinstance(raw, list) else list(raw))
             self.content_encoding_set = "content-encoding" in headers
             self.partial_response = message.get("status") == 206
             self.content_type_is_excluded = is_excluded_media_type(
@@ -160,8 +162,10 @@ class IdentityResponder:
         body = message.get("body", b"")
         more_body = bool(message.get("more_body", False))
         if not more_body and (not body or len(body) < self.minimum_size):
-            # The whole body is here and too small to be worth compressing.
-            await self._send_initial_message()
+            # The whole body is here and too small to be worth compressing: what
+            # `_send_initial_message` does (the start is held back), then the body.
+            self.started = True
+            await self.send(self.initial_message)
             await self.send(message)
             return
         self._compressing = True

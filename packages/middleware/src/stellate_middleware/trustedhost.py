@@ -32,6 +32,9 @@ _WS_POLICY_VIOLATION = 1008
 
 _INVALID_HOST = "Invalid host header"
 
+# How many allowed `Host` values each middleware remembers.
+_MAX_ALLOWED_VALUES = 64
+
 
 class TrustedHostMiddleware:
     """Only let through requests whose `Host` is one of `allowed_hosts`.
@@ -75,6 +78,9 @@ class TrustedHostMiddleware:
         self.www_redirect = www_redirect
         self._exact_hosts = frozenset(exact)
         self._host_suffixes = tuple(suffixes)
+        # `Host` values found allowed, as sent: clients send a few, each parsed once.
+        # Bounded, so that varied hostile values only cost the parse.
+        self._allowed_values: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.allow_any or scope["type"] not in ("http", "websocket"):
@@ -84,11 +90,16 @@ class TrustedHostMiddleware:
         host_values = Headers(scope=scope).getlist("host")
         # Two Host headers are ambiguous (RFC 9112 says answer 400): the app and this
         # check might read different ones.
+        if len(host_values) == 1 and host_values[0] in self._allowed_values:
+            await self.app(scope, receive, send)
+            return
         parsed = parse_host_header(host_values[0]) if len(host_values) == 1 else None
         redirect = False
         if parsed is not None:
             host = _normalize_host(parsed.host)
             if self._is_allowed(host):
+                if len(self._allowed_values) < _MAX_ALLOWED_VALUES:
+                    self._allowed_values.add(host_values[0])
                 await self.app(scope, receive, send)
                 return
             redirect = self.www_redirect and "www." + host in self._exact_hosts

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import itsdangerous
 from itsdangerous.exc import BadSignature
 
-from stellate_asgi.connection import HTTPConnection
-from stellate_asgi.datastructures import MutableHeaders, Secret
+from stellate_asgi.connection import HTTPConnection, cookie_parser
+from stellate_asgi.datastructures import Headers, MutableHeaders, Secret
 from stellate_asgi.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
 
-        initial = self._load(HTTPConnection(scope).cookies.get(self.session_cookie))
+        initial = self._load(_cookie(scope, self.session_cookie))
         had_session = initial is not None
         scope["session"] = Session(initial or {})
 
@@ -346,6 +346,17 @@ class _Signer(itsdangerous.TimestampSigner):
 # Between the standard base64 alphabet and the URL-safe one itsdangerous writes.
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 _STANDARD = bytes.maketrans(b"-_", b"+/")
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    """`HTTPConnection(scope).cookies.get(name)`, without making the connection's views."""
+    value = None
+    for header in Headers(scope=scope).getlist("cookie"):
+        # As there, a later `Cookie` field's value wins.
+        found = cookie_parser(header).get(name)
+        if found is not None:
+            value = found
+    return value
 
 
 def _secret_keys(secret_key: object) -> list[str]:
