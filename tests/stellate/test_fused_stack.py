@@ -12,6 +12,7 @@ endpoints and handlers were given.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -540,18 +541,24 @@ def test_handlers_added_to_the_middleware_later_apply(
     assert client.get("/teapot").text == "short and stout"
 
 
-def test_websockets_and_lifespan_take_the_layers(test_client_factory: TestClientFactory) -> None:
-    from stellate.routing import WebSocketRoute
-    from stellate.websockets import WebSocket
+def test_lifespan_takes_the_layers(test_client_factory: TestClientFactory) -> None:
+    # (WebSockets are fused too: see `test_fused_websockets`.)
+    events: list[str] = []
 
-    async def chat(websocket: WebSocket) -> None:
-        await websocket.accept()
-        await websocket.send_text("hi")
-        await websocket.close()
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Stellate) -> AsyncIterator[None]:
+        events.append("startup")
+        yield
+        events.append("shutdown")
 
-    app = Stellate(routes=[WebSocketRoute("/ws", chat)])
-    with test_client_factory(app) as client, client.websocket_connect("/ws") as session:
-        assert session.receive_text() == "hi"
+    for app in variants(
+        lambda middleware: Stellate(
+            routes=[Route("/", hello)], middleware=middleware, lifespan=lifespan
+        )
+    ):
+        with test_client_factory(app) as client:
+            assert client.get("/").text == "hello"
+    assert events == ["startup", "shutdown"] * 3
 
 
 def test_the_fused_stack_is_shorter(test_client_factory: TestClientFactory) -> None:

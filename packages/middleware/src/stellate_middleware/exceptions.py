@@ -71,9 +71,9 @@ class ExceptionMiddleware:
     """
 
     # Set by an application whose router sits right under this middleware: one call
-    # that does what this middleware and that router do for an HTTP request
-    # (`stellate_routing._fused`), used in their place.
-    _fused_http: ASGIApp | None = None
+    # that does what this middleware and that router do for an HTTP request or a
+    # WebSocket (`stellate_routing._fused`), used in their place.
+    _fused: ASGIApp | None = None
 
     def __init__(
         self,
@@ -114,9 +114,9 @@ class ExceptionMiddleware:
         self._exception_handlers[exc_class_or_status_code] = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fused_http = self._fused_http
-        if fused_http is not None and scope["type"] == "http":
-            await fused_http(scope, receive, send)
+        fused = self._fused
+        if fused is not None and scope["type"] in ("http", "websocket"):
+            await fused(scope, receive, send)
             return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)

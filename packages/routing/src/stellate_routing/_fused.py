@@ -1,4 +1,4 @@
-"""An application's default middleware stack, fused into one call for HTTP requests.
+"""An application's default middleware stack, fused into one call for HTTP and WebSockets.
 
 Without user middleware, a `Stellate` application serves every request through
 `ServerErrorMiddleware(ExceptionMiddleware(Router))`. Taken layer by layer, a plain
@@ -14,8 +14,9 @@ layers would have done with an exception, it does too, through the same code
 (`answer_exception`, the `ServerErrorMiddleware`'s own answer), in the same order.
 Anything else that matches (another mount, a host, an endpoint class, a route with its
 own middleware) goes to the route's `handle`, as the router would send it; a request
-that matches nothing gets the innermost router's redirect or default. WebSocket and
-lifespan scopes take the stack itself.
+that matches nothing gets the innermost router's redirect or default. A WebSocket is
+matched the same way, and a plain `WebSocketRoute`'s endpoint gets its session directly.
+Lifespan scopes take the stack itself.
 
 `fuse` builds one only for a stack of exactly those classes, none of whose methods it
 stands in for has been patched; any other stack is served as it is.
@@ -35,8 +36,9 @@ from stellate_middleware.exceptions import (
     answer_exception,
     http_exception_response,
 )
-from stellate_routing._routes import BaseRoute, Route
+from stellate_routing._routes import BaseRoute, Route, WebSocketRoute
 from stellate_routing.routing import Mount, RedirectResponse, Router
+from stellate_websockets.websockets import WebSocket
 
 __all__ = ["FusedStack", "fuse"]
 
@@ -68,6 +70,7 @@ _LAYER_METHODS = (
     (Router, "app", Router.app),
     (Mount, "handle", Mount.handle),
     (Route, "handle", Route.handle),
+    (WebSocketRoute, "handle", WebSocketRoute.handle),
 )
 
 
@@ -77,8 +80,8 @@ def fuse(stack: ASGIApp) -> FusedStack | None:
     For a stack with middleware of the user's between `ServerErrorMiddleware` and
     `ExceptionMiddleware`, the part under that middleware is fused instead: the
     `ExceptionMiddleware` found down the chain of `.app` attributes hands its HTTP
-    requests to a `FusedStack` without the server-error layer (and None is returned:
-    the stack itself is called).
+    requests and WebSockets to a `FusedStack` without the server-error layer (and None
+    is returned: the stack itself is called).
     """
     if not _layers_unpatched():
         return None
@@ -88,12 +91,12 @@ def fuse(stack: ASGIApp) -> FusedStack | None:
     exceptions = _find_exceptions(stack)
     if exceptions is not None:
         router = _plain_router(exceptions.app)
-        exceptions._fused_http = None if router is None else FusedStack(None, exceptions, router)
+        exceptions._fused = None if router is None else FusedStack(None, exceptions, router)
     return None
 
 
 class FusedStack:
-    """`ServerErrorMiddleware(ExceptionMiddleware(router))` for HTTP, in one coroutine.
+    """`ServerErrorMiddleware(ExceptionMiddleware(router))` in one coroutine.
 
     Without `server_errors`, `ExceptionMiddleware(router)`: what it does not answer
     propagates, to the user's middleware and the `ServerErrorMiddleware` above.
@@ -119,7 +122,10 @@ class FusedStack:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.layered(scope, receive, send)
+            if scope["type"] == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self.layered(scope, receive, send)
             return
         scope[EXCEPTION_HANDLERS_SCOPE_KEY] = self.handlers
         router = self.router
@@ -127,13 +133,8 @@ class FusedStack:
             scope["router"] = router
         try:
             route, child_scope = router._match(scope)
-            # A mount of a plain router: match on inside it, as `Mount.handle` and that
-            # router would, so that its routes are served the same direct way.
-            while type(route) is Mount and (inner := _mounted_router(route)) is not None:
-                scope.update(child_scope)
-                scope["route"] = route
-                router = inner
-                route, child_scope = router._match(scope)
+            if type(route) is Mount:
+                router, route, child_scope = _inside_mounts(router, route, child_scope, scope)
         except Exception as exc:
             await self._recover(exc, None, scope, receive, tracking(send))
             return
@@ -184,6 +185,33 @@ class FusedStack:
         except Exception as exc:
             await self._recover(exc, request, scope, receive, tracker)
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # What the layers do for a WebSocket: `ServerErrorMiddleware` passes it on and
+        # `ExceptionMiddleware` answers exceptions, as for HTTP; a plain `WebSocketRoute`
+        # gets its session here, as its adapter (`websocket_session`) would make it.
+        scope[EXCEPTION_HANDLERS_SCOPE_KEY] = self.handlers
+        router = self.router
+        if "router" not in scope:
+            scope["router"] = router
+        tracker = tracking(send)
+        try:
+            route, child_scope = router._match(scope)
+            if type(route) is Mount:
+                router, route, child_scope = _inside_mounts(router, route, child_scope, scope)
+        except Exception as exc:
+            await self._recover(exc, None, scope, receive, tracker)
+            return
+        if type(route) is not WebSocketRoute or (direct := route._direct) is None:
+            await self._elsewhere(router, route, child_scope, scope, receive, tracker)
+            return
+        scope.update(child_scope)
+        scope["route"] = route
+        websocket = WebSocket(scope, receive, tracker)
+        try:
+            await direct(websocket)
+        except Exception as exc:
+            await self._recover(exc, websocket, scope, receive, tracker)
+
     async def _elsewhere(
         self,
         router: Router,
@@ -203,7 +231,12 @@ class FusedStack:
             except Exception as exc:
                 await self._recover(exc, None, scope, receive, tracking(send))
                 return
-            if redirect is None and router.default == router.not_found and "app" in scope:
+            if (
+                redirect is None
+                and router.default == router.not_found
+                and "app" in scope
+                and scope["type"] == "http"
+            ):
                 # What `Router.not_found` raises inside an application, answered
                 # without the raise. (Outside one it answers the 404 itself.)
                 await self._refuse(None, scope, receive, send)
@@ -251,7 +284,7 @@ class FusedStack:
     async def _recover(
         self,
         exc: Exception,
-        request: Request | None,
+        request: Request | WebSocket | None,
         scope: Scope,
         receive: Receive,
         tracker: SendTracker,
@@ -278,7 +311,8 @@ class FusedStack:
                 return
             raise exc
         except Exception as error:
-            if self.server_errors is not None:
+            # (`ServerErrorMiddleware` answers only HTTP requests.)
+            if self.server_errors is not None and scope["type"] == "http":
                 await self.server_errors._answer(error, scope, receive, tracker)
             raise
 
@@ -301,6 +335,21 @@ def _refusal_error(route: Route | None) -> HTTPException:
     # What the router raises for a path without a route (404), or `route` for a method
     # outside its `methods` (405).
     return HTTPException(status_code=404) if route is None else route._method_not_allowed()
+
+
+def _inside_mounts(
+    router: Router, route: Mount, child_scope: Scope, scope: Scope
+) -> tuple[Router, BaseRoute | None, Scope]:
+    # A mount of a plain router: match on inside it, as `Mount.handle` and that router
+    # would, so that its routes are served the same direct way. The innermost router,
+    # what matched in it, and the scope updates of that match.
+    matched: BaseRoute | None = route
+    while type(matched) is Mount and (inner := _mounted_router(matched)) is not None:
+        scope.update(child_scope)
+        scope["route"] = matched
+        router = inner
+        matched, child_scope = router._match(scope)
+    return router, matched, child_scope
 
 
 def _mounted_router(mount: Mount) -> Router | None:

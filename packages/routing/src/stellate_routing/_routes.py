@@ -164,6 +164,10 @@ class _Templated(BaseRoute):
     it does not fetch each route's regex object from memory.
     """
 
+    # An application's fused stack (`stellate_routing._fused`) calls the endpoint itself,
+    # through this, while `app` is still the bare adapter `__init__` made (no route
+    # middleware or body limit around it): replacing `app` clears it.
+    _direct: Callable[..., Awaitable[Any]] | None = None
     # Set by `__init__` for a template whose regex could backtrack (`compile_template`),
     # and for one without parameters (matched by comparing strings).
     _linear: LinearMatcher | None = None
@@ -179,6 +183,29 @@ class _Templated(BaseRoute):
     def path_regex(self, regex: re.Pattern[str]) -> None:
         self._path_regex = regex
         self._indexed = regex is self._template_regex
+
+    @property
+    def app(self) -> ASGIApp:
+        """The ASGI app that serves the route's connections."""
+        return self._app
+
+    @app.setter
+    def app(self, app: ASGIApp) -> None:
+        self._app = app
+        self._direct = None
+
+    def _serve(
+        self,
+        app: ASGIApp,
+        direct: Callable[..., Awaitable[Any]] | None,
+        middleware: Sequence[Middleware] | None,
+        max_body_size: int | None,
+    ) -> None:
+        # For `__init__`: `app` inside the route's middleware (and body limit); `direct`
+        # (the endpoint `app` adapts) is kept only if nothing wraps `app`.
+        self.app = wrapped = wrap_route_app(app, middleware, max_body_size)
+        if wrapped is app:
+            self._direct = direct
 
     def _compile(self, path: str) -> None:
         # The template's regex, format, convertors and matcher, for `__init__`.
@@ -199,10 +226,7 @@ class Route(_Templated):
 
     # The methods `_allow` last worked out the `Allow` value for, and that value.
     _allowed: tuple[frozenset[str], str] | None = None
-    # An application's fused stack (`stellate_routing._fused`) calls the endpoint itself,
-    # through this, while `app` is still the bare adapter `__init__` made (no route
-    # middleware or body limit around it): replacing `app` clears it.
-    _direct: Callable[[Request], Awaitable[Response]] | None = None
+    _direct: Callable[[Request], Awaitable[Response]] | None
 
     def __init__(
         self,
@@ -222,18 +246,13 @@ class Route(_Templated):
         self.name = get_name(endpoint) if name is None else name
         self.include_in_schema = include_in_schema
 
-        direct: Callable[[Request], Awaitable[Response]] | None = None
         if is_plain_function(endpoint):
             direct = endpoint_caller(endpoint)
-            self.app = _endpoint_app(direct)
+            self._serve(_endpoint_app(direct), direct, middleware, max_body_size)
             if methods is None:
                 methods = ["GET"]
         else:
-            self.app = endpoint
-        plain_app = self.app
-        self.app = wrap_route_app(self.app, middleware, max_body_size)
-        if self.app is plain_app:
-            self._direct = direct
+            self._serve(endpoint, None, middleware, max_body_size)
 
         self.methods: set[str] | None
         if methods is None:
@@ -244,16 +263,6 @@ class Route(_Templated):
                 self.methods.add("HEAD")
 
         self._compile(path)
-
-    @property
-    def app(self) -> ASGIApp:
-        """The ASGI app that serves the route's requests."""
-        return self._app
-
-    @app.setter
-    def app(self, app: ASGIApp) -> None:
-        self._app = app
-        self._direct = None
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http":
@@ -315,6 +324,8 @@ class WebSocketRoute(_Templated):
     `WebSocketEndpoint` class) is an ASGI app.
     """
 
+    _direct: Callable[[WebSocket], Awaitable[None]] | None
+
     def __init__(
         self,
         path: str,
@@ -330,10 +341,9 @@ class WebSocketRoute(_Templated):
         self.name = get_name(endpoint) if name is None else name
 
         if is_plain_function(endpoint):
-            self.app = websocket_session(endpoint)
+            self._serve(websocket_session(endpoint), endpoint, middleware, None)
         else:
-            self.app = endpoint
-        self.app = wrap_route_app(self.app, middleware, None)
+            self._serve(endpoint, None, middleware, None)
         self._compile(path)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
