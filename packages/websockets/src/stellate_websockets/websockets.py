@@ -38,6 +38,14 @@ class WebSocketState(enum.Enum):
     RESPONSE = 3
 
 
+# The states as module names: reading a member off an `Enum` class costs an attribute
+# lookup through its metaclass, several times per message.
+_CONNECTING = WebSocketState.CONNECTING
+_CONNECTED = WebSocketState.CONNECTED
+_DISCONNECTED = WebSocketState.DISCONNECTED
+_RESPONSE = WebSocketState.RESPONSE
+
+
 class WebSocketDisconnected(RuntimeError):
     """Raised when a `WebSocket` is used after its connection has ended.
 
@@ -64,21 +72,21 @@ class WebSocket(HTTPConnection[StateT]):
         assert scope["type"] == "websocket"
         self._receive = receive
         self._send = send
-        self.client_state = WebSocketState.CONNECTING
-        self.application_state = WebSocketState.CONNECTING
+        self.client_state = _CONNECTING
+        self.application_state = _CONNECTING
 
     async def receive(self) -> Message:
         """Receive the next ASGI message, checking it against the connection state."""
-        if self.client_state == WebSocketState.CONNECTING:
+        if self.client_state is _CONNECTING:
             message = await self._receive()
             message_type = message["type"]
             if message_type != "websocket.connect":
                 raise RuntimeError(
                     f'Expected ASGI message "websocket.connect", but got {message_type!r}'
                 )
-            self.client_state = WebSocketState.CONNECTED
+            self.client_state = _CONNECTED
             return message
-        if self.client_state == WebSocketState.CONNECTED:
+        if self.client_state is _CONNECTED:
             message = await self._receive()
             message_type = message["type"]
             if message_type not in {"websocket.receive", "websocket.disconnect"}:
@@ -87,7 +95,7 @@ class WebSocket(HTTPConnection[StateT]):
                     f"but got {message_type!r}"
                 )
             if message_type == "websocket.disconnect":
-                self.client_state = WebSocketState.DISCONNECTED
+                self.client_state = _DISCONNECTED
             return message
         raise WebSocketDisconnected(
             'Cannot call "receive" once a disconnect message has been received.'
@@ -96,7 +104,7 @@ class WebSocket(HTTPConnection[StateT]):
     async def send(self, message: Message) -> None:
         """Send an ASGI message, checking it against the connection state."""
         message_type = message["type"]
-        if self.application_state == WebSocketState.CONNECTING:
+        if self.application_state is _CONNECTING:
             if message_type not in {
                 "websocket.accept",
                 "websocket.close",
@@ -107,34 +115,34 @@ class WebSocket(HTTPConnection[StateT]):
                     f'"websocket.http.response.start", but got {message_type!r}'
                 )
             if message_type == "websocket.close":
-                self.application_state = WebSocketState.DISCONNECTED
+                self.application_state = _DISCONNECTED
             elif message_type == "websocket.http.response.start":
-                self.application_state = WebSocketState.RESPONSE
+                self.application_state = _RESPONSE
             else:
-                self.application_state = WebSocketState.CONNECTED
+                self.application_state = _CONNECTED
             await self._send(message)
-        elif self.application_state == WebSocketState.CONNECTED:
+        elif self.application_state is _CONNECTED:
             if message_type not in {"websocket.send", "websocket.close"}:
                 raise RuntimeError(
                     'Expected ASGI message "websocket.send" or "websocket.close", '
                     f"but got {message_type!r}"
                 )
             if message_type == "websocket.close":
-                self.application_state = WebSocketState.DISCONNECTED
+                self.application_state = _DISCONNECTED
             try:
                 await self._send(message)
             except OSError:
                 # The server could not write: the client is gone (abnormal closure).
-                self.application_state = WebSocketState.DISCONNECTED
+                self.application_state = _DISCONNECTED
                 raise WebSocketDisconnect(code=1006)
-        elif self.application_state == WebSocketState.RESPONSE:
+        elif self.application_state is _RESPONSE:
             if message_type != "websocket.http.response.body":
                 raise RuntimeError(
                     'Expected ASGI message "websocket.http.response.body", '
                     f"but got {message_type!r}"
                 )
             if not message.get("more_body", False):
-                self.application_state = WebSocketState.DISCONNECTED
+                self.application_state = _DISCONNECTED
             await self._send(message)
         else:
             raise WebSocketDisconnected('Cannot call "send" once a close message has been sent.')
@@ -146,7 +154,7 @@ class WebSocket(HTTPConnection[StateT]):
     ) -> None:
         """Accept the connection, with an optional `subprotocol` and extra `headers`."""
         headers = headers or []
-        if self.client_state == WebSocketState.CONNECTING:
+        if self.client_state is _CONNECTING:
             # The client's "websocket.connect" has to be read before accepting.
             await self.receive()
         await self.send(
@@ -244,7 +252,7 @@ class WebSocket(HTTPConnection[StateT]):
         await self.send(message)
 
     def _check_connected(self) -> None:
-        if self.application_state != WebSocketState.CONNECTED:
+        if self.application_state is not _CONNECTED:
             raise RuntimeError('WebSocket is not connected. Need to call "accept" first.')
 
     def _raise_on_disconnect(self, message: Message) -> None:
