@@ -140,7 +140,7 @@ class BaseRoute:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Use the route on its own as an ASGI app: 404 (or a closed socket) if unmatched."""
         match, child_scope = self.matches(scope)
-        if match == Match.NONE:
+        if match is _NONE:
             if scope["type"] == "http":
                 response = PlainTextResponse("Not Found", status_code=404)
                 await response(scope, receive, send)
@@ -350,8 +350,8 @@ class WebSocketRoute(_Templated):
         if scope["type"] == "websocket":
             path_params = _path_params(self, scope)
             if path_params is not None:
-                return Match.FULL, {"endpoint": self.endpoint, "path_params": path_params}
-        return Match.NONE, {}
+                return _FULL, {"endpoint": self.endpoint, "path_params": path_params}
+        return _NONE, {}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         return _reverse(self, name, path_params, "websocket")

@@ -34,6 +34,9 @@ from stellate_routing._paths import (
     replace_params,
 )
 from stellate_routing._routes import (
+    _FULL,
+    _NONE,
+    _PARTIAL,
     BaseRoute,
     Match,
     NoMatchFound,
@@ -144,8 +147,8 @@ class Mount(BaseRoute):
                     "root_path": root_path + matched_path,
                     "endpoint": self.app,
                 }
-                return Match.FULL, child_scope
-        return Match.NONE, {}
+                return _FULL, child_scope
+        return _NONE, {}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         if (
@@ -221,8 +224,8 @@ class Host(BaseRoute):
                 path_params = matched_path_params(scope, matched, self.param_convertors)
             if path_params is not None:
                 child_scope = {"path_params": path_params, "endpoint": self.app}
-                return Match.FULL, child_scope
-        return Match.NONE, {}
+                return _FULL, child_scope
+        return _NONE, {}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         if (
@@ -426,9 +429,9 @@ class Router:
         partial: tuple[BaseRoute, Scope] | None = None
         for route in candidates:
             match, child_scope = route.matches(scope)
-            if match is Match.FULL:
+            if match is _FULL:
                 return route, child_scope
-            if match is Match.PARTIAL and partial is None:
+            if match is _PARTIAL and partial is None:
                 partial = (route, child_scope)
         if partial is not None:
             return partial
@@ -461,7 +464,7 @@ class Router:
         redirect_scope = {**scope, "path": redirect_path}
         for route in candidates:
             match, _ = route.matches(redirect_scope)
-            if match != Match.NONE:
+            if match is not _NONE:
                 return _safe_location(str(URL(scope=redirect_scope)))
         return None
 
