@@ -7,10 +7,12 @@ the messages sent stay those of one read per region.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, TypeVar
 
 import anyio
+import anyio.to_thread
 import pytest
 
 from stellate_asgi.types import Message, Scope
@@ -20,6 +22,8 @@ from stellate_http.responses import FileResponse
 # Bytes that differ from one offset to the next, so a wrong slice shows.
 CONTENT = bytes(range(251)) * (512 * 1024 // 251)
 PART = 4 * 1024
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -144,6 +148,79 @@ async def test_a_single_region_missing_from_a_truncated_file_is_an_error(path: P
     assert [message["type"] for message in sent] == ["http.response.start"]
 
 
+@pytest.mark.parametrize(
+    ("size", "range_header", "expected"),
+    [
+        pytest.param(PART, None, slice(0, PART), id="small-file"),
+        pytest.param(len(CONTENT), b"bytes=1000-5095", slice(1000, 5096), id="first-last"),
+        pytest.param(len(CONTENT), b"bytes=520000-", slice(520000, None), id="the-tail"),
+        pytest.param(PART, b"bytes=100-99999", slice(100, PART), id="past-the-end"),
+    ],
+)
+@pytest.mark.anyio
+async def test_a_one_message_body_is_read_with_the_stat(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    size: int,
+    range_header: bytes | None,
+    expected: slice,
+) -> None:
+    # The likely body (the whole file, or the one range asked) is read in the same
+    # worker-thread call as the stat.
+    path = tmp_path / "data.bin"
+    path.write_bytes(CONTENT[:size])
+    calls = count_thread_calls(monkeypatch)
+    headers = [] if range_header is None else [(b"range", range_header)]
+    sent = await send_get(FileResponse(path), headers)
+    assert sent[0]["status"] == (200 if range_header is None else 206)
+    assert body_of(sent) == CONTENT[:size][expected]
+    assert calls == ["_stat_and_read"]
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        pytest.param("GET", [(b"range", b"bytes=10-19"), (b"if-range", b'"other"')], id="if-range"),
+        pytest.param("POST", [(b"range", b"bytes=10-19")], id="post"),
+    ],
+)
+@pytest.mark.anyio
+async def test_a_wrong_guess_reads_the_body_it_plans(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    # The range read ahead is not the body: the whole file is, read after the plan.
+    path = tmp_path / "data.bin"
+    path.write_bytes(CONTENT[:PART])
+    calls = count_thread_calls(monkeypatch)
+    sent = await send_get(FileResponse(path), headers, method)
+    assert sent[0]["status"] == 200
+    assert body_of(sent) == CONTENT[:PART]
+    assert calls == ["_stat_and_read", "_read_file_region"]
+
+
+@pytest.mark.anyio
+async def test_a_failed_read_ahead_is_read_again_in_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(CONTENT[:PART])
+    read_file_region = _sending._read_file_region
+    failures = [PermissionError("not yet")]
+
+    def flaky(file_path: str, position: int, end: int) -> bytes:
+        if failures:
+            raise failures.pop()
+        return read_file_region(file_path, position, end)
+
+    monkeypatch.setattr(_sending, "_read_file_region", flaky)
+    sent = await send_get(FileResponse(path), [])
+    assert (sent[0]["status"], body_of(sent)) == (200, CONTENT[:PART])
+    assert failures == []
+
+
 # Helpers
 
 
@@ -200,3 +277,39 @@ async def call(
     with anyio.fail_after(5):
         await app(scope, receive, send)
     return sent
+
+
+def count_thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the name of the function of every worker-thread call the sending makes."""
+    calls: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counting(func: Callable[..., T], *args: object, **kwargs: Any) -> T:
+        calls.append(getattr(func, "__name__", repr(func)))
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    return calls
+
+
+async def send_get(
+    app: FileResponse, headers: list[tuple[bytes, bytes]], method: str = "GET"
+) -> list[Message]:
+    """Send `app` a request with `headers`; return what it sent."""
+    sent: list[Message] = []
+    scope: Scope = {"type": "http", "method": method, "path": "/", "headers": headers}
+
+    async def receive() -> Message:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    with anyio.fail_after(5):
+        await app(scope, receive, send)
+    return sent
+
+
+def body_of(sent: list[Message]) -> bytes:
+    return b"".join(message.get("body", b"") for message in sent[1:])

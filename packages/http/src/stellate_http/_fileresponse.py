@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from email.utils import formatdate
 from mimetypes import guess_type
@@ -19,6 +20,7 @@ from stellate_asgi.types import Receive, Scope, Send
 from stellate_http._ranges import MalformedRangeHeader, RangeNotSatisfiable, parse_range_header
 from stellate_http._response import Response
 from stellate_http._sending import (
+    Prefetched,
     Segment,
     absolute_path,
     send_file,
@@ -28,6 +30,10 @@ from stellate_http._sending import (
 from stellate_http.background import BackgroundTask
 
 __all__ = ["FileResponse"]
+
+# One `Range` of the form `bytes=first-last` or `bytes=first-`, what players and download
+# managers send; bounded digits, so that the guess in `_likely_region` stays cheap.
+_SINGLE_RANGE = re.compile(r"bytes=(\d{1,18})-(\d{0,18})")
 
 
 class FileResponse(Response):
@@ -118,8 +124,11 @@ class FileResponse(Response):
         is_http = scope["type"] == "http"
         body_send = websocket_denial_send(send) if scope["type"] == "websocket" else send
         stat_result = self.stat_result
+        prefetched: Prefetched | None = None
         if stat_result is None:
-            stat_result = await stat_regular_file(self.path)
+            stat_result, prefetched = await stat_regular_file(
+                self.path, self._likely_region(scope), self.chunk_size
+            )
             self.set_stat_headers(stat_result)
         size = stat_result.st_size
 
@@ -149,12 +158,36 @@ class FileResponse(Response):
                 )
             else:
                 await send_file(
-                    self.path, self.chunk_size, scope, receive, body_send, start, segments
+                    self.path,
+                    self.chunk_size,
+                    scope,
+                    receive,
+                    body_send,
+                    start,
+                    segments,
+                    prefetched,
                 )
         # Starlette skips the background after a 400/416; it runs here, so that a cleanup
         # task (deleting a temporary file, say) never depends on the client's `Range`.
         if self.background is not None:
             await self.background()
+
+    def _likely_region(self, scope: Scope) -> tuple[int, int | None] | None:
+        """The region the body will most likely be, guessed before the size is known,
+        so that it can be read in the stat's worker-thread call: the whole file, or the
+        one `first-last` range asked. `_plan` decides; a wrong guess costs the read.
+        """
+        if scope["type"] != "http" or scope["method"].upper() == "HEAD":
+            return None
+        http_range = Headers(scope=scope).get("range")
+        if http_range is None:
+            # (With pathsend, the server sends the file itself.)
+            return None if "http.response.pathsend" in scope.get("extensions", {}) else (0, None)
+        single = _SINGLE_RANGE.fullmatch(http_range)
+        if single is None:
+            return None
+        first, last = single.groups()
+        return int(first), None if not last else int(last) + 1
 
     def _requested_ranges(self, scope: Scope, size: int) -> list[tuple[int, int]]:
         """The ranges to serve; empty for the whole file with the response's own status.

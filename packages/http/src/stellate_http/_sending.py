@@ -19,6 +19,7 @@ from stellate_asgi.types import Message, Receive, Scope, Send
 from stellate_http.concurrency import create_collapsing_task_group
 
 __all__ = [
+    "Prefetched",
     "Segment",
     "absolute_path",
     "send_file",
@@ -31,6 +32,8 @@ __all__ = [
 
 # A piece of a file body: literal bytes (multipart framing) or a `(start, end)` region.
 Segment = bytes | tuple[int, int]
+# Bytes read ahead from a file (`stat_regular_file`): where they start, and the bytes.
+Prefetched = tuple[int, bytes]
 # The most bytes of small regions (the parts of a multi-range body, mostly) read in one
 # worker-thread call: a thread call costs far more than reading a few kilobytes.
 READ_BATCH_BYTES = 64 * 1024
@@ -78,15 +81,20 @@ async def wait_for_disconnect(receive: Receive) -> None:
             return
 
 
-async def stat_regular_file(path: str | os.PathLike[str]) -> os.stat_result:
-    """`os.stat(path)` in a worker thread; `RuntimeError` unless it is a regular file."""
+async def stat_regular_file(
+    path: str | os.PathLike[str], region: tuple[int, int | None] | None = None, limit: int = 0
+) -> tuple[os.stat_result, Prefetched | None]:
+    """`os.stat(path)` in a worker thread; `RuntimeError` unless it is a regular file.
+
+    With `region` (`(start, end)`, `end` None for the end of the file), the same call
+    reads that region too when it holds from 1 to `limit` bytes: a worker-thread call
+    costs far more than the read, and the caller can guess its body before it knows
+    the file's size. What was read comes back as `(start, bytes)` (or None).
+    """
     try:
-        stat_result = await anyio.to_thread.run_sync(os.stat, path)
+        return await anyio.to_thread.run_sync(_stat_and_read, path, region, limit)
     except (FileNotFoundError, NotADirectoryError):
         raise RuntimeError(f"File at path {path} does not exist.")
-    if not stat.S_ISREG(stat_result.st_mode):
-        raise RuntimeError(f"File at path {path} is not a file.")
-    return stat_result
 
 
 def absolute_path(path: str | os.PathLike[str]) -> str:
@@ -103,8 +111,11 @@ async def send_file(
     send: Send,
     start: Message,
     segments: list[Segment],
+    prefetched: Prefetched | None = None,
 ) -> None:
     """Send `start`, then `segments`, reading file regions `chunk_size` bytes at a time.
+
+    A body of one region that `prefetched` holds is sent from it, without a read.
 
     The transfer stops as soon as the client is gone, whatever the body's size:
     servers speaking ASGI 2.4 or later raise `OSError` from `send`, which propagates
@@ -117,7 +128,7 @@ async def send_file(
         if 0 < end - position <= chunk_size:
             # The whole body in one message (a small file, a single range): opened, read
             # and closed in one worker-thread call instead of three.
-            await _send_one_region(path, send, start, position, end)
+            await _send_one_region(path, send, start, position, end, prefetched)
             return
     # Opened before anything is sent, so a vanished file fails with no response begun.
     file = await anyio.open_file(path, mode="rb")
@@ -236,14 +247,24 @@ async def _send_small_regions(
 
 
 async def _send_one_region(
-    path: str | os.PathLike[str], send: Send, start: Message, position: int, end: int
+    path: str | os.PathLike[str],
+    send: Send,
+    start: Message,
+    position: int,
+    end: int,
+    prefetched: Prefetched | None,
 ) -> None:
-    """Send `start` and the region `position:end` of the file, read in one thread call.
+    """Send `start` and the region `position:end` of the file, read in one thread call
+    (or none, when `prefetched` holds it all).
 
     The messages are those of `_send_segments` for a single region of one message.
     """
-    # Read before anything is sent, so a vanished file fails with no response begun.
-    chunk = await anyio.to_thread.run_sync(_read_file_region, path, position, end)
+    length = end - position
+    if prefetched is not None and prefetched[0] == position and len(prefetched[1]) >= length:
+        chunk = prefetched[1][:length]
+    else:
+        # Read before anything is sent, so a vanished file fails with no response begun.
+        chunk = await anyio.to_thread.run_sync(_read_file_region, path, position, end)
     await send(start)
     await _send_region(path, send, chunk, (position, end), more_body=False)
 
@@ -271,6 +292,27 @@ async def _send_region(
 def _cut_short(path: str | os.PathLike[str]) -> RuntimeError:
     # The file shrank since it was stat-ed: the announced length can no longer be met.
     return RuntimeError(f"File at path {path} is shorter than expected.")
+
+
+def _stat_and_read(
+    path: str | os.PathLike[str], region: tuple[int, int | None] | None, limit: int
+) -> tuple[os.stat_result, Prefetched | None]:
+    """For `stat_regular_file`, in its worker thread."""
+    stat_result = os.stat(path)
+    if not stat.S_ISREG(stat_result.st_mode):
+        raise RuntimeError(f"File at path {path} is not a file.")
+    if region is None:
+        return stat_result, None
+    start, end = region
+    end = stat_result.st_size if end is None else min(end, stat_result.st_size)
+    if not 0 < end - start <= limit:
+        return stat_result, None
+    try:
+        return stat_result, (start, _read_file_region(path, start, end))
+    except OSError:
+        # Only read ahead: whatever failed fails again, in its place, if the body is
+        # sent (a 400 or 416 for the `Range` header comes first, as it did).
+        return stat_result, None
 
 
 def _read_file_region(path: str | os.PathLike[str], position: int, end: int) -> bytes:
