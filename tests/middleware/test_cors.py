@@ -368,6 +368,14 @@ async def test_vary_separate_fields_are_merged_into_one() -> None:
     ]
 
 
+@pytest.mark.anyio
+async def test_blank_vary_fields_are_replaced() -> None:
+    # Empty `Vary` fields carry nothing: one field naming Origin takes their place.
+    middleware = CORSMiddleware(app_with_vary(" ", ""))
+    start = (await call(middleware, http_scope("GET", (b"origin", b"https://a.org"))))[0]
+    assert Headers(raw=start["headers"]).getlist("vary") == ["Origin"]
+
+
 def test_vary_origin_is_not_repeated(test_client_factory: TestClientFactory) -> None:
     app = CORSMiddleware(app_with_vary("origin, Accept"), allow_origins=["https://a.org"])
     client = test_client_factory(app)

@@ -455,9 +455,24 @@ def test_a_cookie_itsdangerous_accepts_in_another_spelling_loads(make: Callable[
 
 
 @pytest.mark.parametrize("max_age", [60, None])
-def test_a_timestamp_longer_than_itsdangerous_reads_is_refused(max_age: int | None) -> None:
-    # Nine bytes whose value is now: only their length is wrong.
-    cookie = signed_with_stamp({"a": 1}, int(time.time()).to_bytes(9))
+@pytest.mark.parametrize(
+    "make",
+    [
+        # Nine bytes whose value is now: only their length is wrong.
+        pytest.param(
+            lambda: signed_with_stamp({"a": 1}, int(time.time()).to_bytes(9)), id="nine-bytes"
+        ),
+        # One base64 character cannot be whole bytes.
+        pytest.param(
+            lambda: itsdangerous.Signer("secret").sign(b64encode(b'{"a": 1}') + b".A").decode(),
+            id="not-base64",
+        ),
+    ],
+)
+def test_a_timestamp_itsdangerous_cannot_read_is_refused(
+    max_age: int | None, make: Callable[[], str]
+) -> None:
+    cookie = make()
     with pytest.raises(itsdangerous.BadTimeSignature):
         itsdangerous.TimestampSigner("secret").unsign(cookie, max_age=max_age)
     assert loaded_session(f"session={cookie}", max_age=max_age) == {}

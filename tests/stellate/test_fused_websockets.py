@@ -18,7 +18,7 @@ from stellate.applications import Stellate
 from stellate.endpoints import WebSocketEndpoint
 from stellate.exceptions import HTTPException, WebSocketException
 from stellate.middleware import Middleware
-from stellate.routing import BaseRoute, Mount, Router, WebSocketRoute
+from stellate.routing import BaseRoute, Match, Mount, Router, WebSocketRoute
 from stellate.testclient import WebSocketDenialResponse
 from stellate.types import ASGIApp, Receive, Scope, Send
 from stellate.websockets import WebSocket, WebSocketDisconnect
@@ -129,6 +129,15 @@ async def tagged(websocket: WebSocket) -> None:
     await websocket.close()
 
 
+class FailingRoute(BaseRoute):
+    """A route whose matching fails for one path."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["path"] == "/route-fails":
+            raise Custom("matching failed")
+        return Match.NONE, {}
+
+
 async def echo_tag(scope: Scope, receive: Receive, send: Send) -> None:
     # An ASGI app in place of a route's adapter: says whether `Tag` ran around it.
     await tagged(WebSocket(scope, receive, send))
@@ -147,6 +156,9 @@ ROUTES: list[BaseRoute] = [
     WebSocketRoute("/tagged", tagged, middleware=[Middleware(Tag)]),
     Mount("/rooms/{room}", routes=[WebSocketRoute("/items/{number:int}", describe)]),
     Mount("/opaque", app=Router(routes=[WebSocketRoute("/echo", echo)], middleware=[])),
+    # An application inside: its own stack, under the outer one's router.
+    Mount("/inner", app=Stellate(routes=[WebSocketRoute("/items/{number:int}", describe)])),
+    FailingRoute(),
 ]
 
 
@@ -218,6 +230,20 @@ def converse(client_factory: TestClientFactory, app: Stellate, path: str) -> Web
         ("/tagged", (["tagged True", "closed 1000 "], None)),
         ("/opaque/echo", (["echo ping", "closed 1000 "], None)),
         ("/missing", (["disconnected 1000"], None)),
+        # The inner application's router is not the outer one (recorded first).
+        (
+            "/inner/items/9",
+            (
+                [
+                    '{"params":{"number":9},"route":"/items/{number:int}",'
+                    '"endpoint":"describe","root_path":"/inner","router":false}',
+                    "closed 1000 ",
+                ],
+                None,
+            ),
+        ),
+        # Answered by `ExceptionMiddleware`'s handler, with a session of its own.
+        ("/route-fails", (["disconnected 4002"], None)),
     ],
 )
 def test_websockets_behave_as_layered(
