@@ -551,3 +551,24 @@ def test_long_candidate_lists_are_not_kept_at_each_node() -> None:
     scope = {"type": "http", "method": "GET", "path": "/files/a/raw", "root_path": ""}
     assert list(router._candidates(scope)) == router.routes
     assert router._match(scope)[0] is mounts[0]
+
+
+@pytest.mark.parametrize("hosts", [1, 8, 9])
+def test_a_few_routes_for_every_path_still_follow_one_branch(hosts: int) -> None:
+    # Hosts are candidates for every path. Up to eight, each node keeps them with its
+    # own candidates: a lookup along one branch finds that list as it is, made once.
+    # Past that, the general walk builds the list for each lookup. Either way the
+    # candidates are the hosts and the path's routes, in declaration order.
+    host_routes: list[BaseRoute] = [
+        Host(f"h{i}.example.org", app=endpoint_app) for i in range(hosts)
+    ]
+    users = Route("/users/{id:int}", http_endpoint)
+    router = Router(routes=[host_routes[0], users, *host_routes[1:]])
+    scope: Scope = {"type": "http", "method": "GET", "path": "/users/7", "root_path": ""}
+    first = router._candidates(scope)
+    assert list(first) == [host_routes[0], users, *host_routes[1:]]
+    assert (router._candidates(scope) is first) == (hosts <= 8)
+    scope["headers"] = [(b"host", b"h0.example.org")]
+    assert router._match(scope)[0] is host_routes[0]
+    scope["headers"] = [(b"host", b"elsewhere.org")]
+    assert router._match(scope) == (users, {"endpoint": http_endpoint, "path_params": {"id": 7}})

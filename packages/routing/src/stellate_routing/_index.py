@@ -18,7 +18,8 @@ The index is a trie over the path's "/"-separated segments:
   `{path:path}`), the route is a *prefix* candidate for every path that reaches that
   node;
 - routes it cannot read (a `Host`, a subclass that overrides `matches`, any other
-  `BaseRoute`) are candidates for every path.
+  `BaseRoute`) are candidates for every path: a few of them are kept in every node's
+  candidates (`freeze`).
 
 Once built, the index is frozen: each node keeps the candidates of the paths that end
 at it or pass it (a trie node has one branch above it), so a path that follows a single
@@ -50,6 +51,8 @@ T = TypeVar("T")
 
 # The most candidates a trie node keeps precomputed for the paths that reach it.
 _MAX_PRECOMPUTED = 32
+# The most routes that are candidates for every path with which nodes are precomputed.
+_MAX_ALWAYS = 8
 
 # What a frozen node without static children has as `static`: one shared empty dict,
 # never added to (nodes are added only before `freeze`). With many routes, a lookup
@@ -158,10 +161,11 @@ class RouteIndex(Generic[T]):
         mapped to it in `sole`; a node whose only candidate is such a route, all of whose
         parameters fill a whole segment, keeps that route's slots for `find`.
         """
-        # Routes that are candidates everywhere would be copied into every node: an index
-        # that has any keeps to the general walk.
-        if not self._always:
-            pending: list[tuple[_Node, list[int]]] = [(self._root, [])]
+        # Routes that are candidates everywhere (a `Host`, say) are copied into every
+        # node: a few of them still leave most paths one branch to walk; with more, the
+        # index keeps to the general walk.
+        if len(self._always) <= _MAX_ALWAYS:
+            pending: list[tuple[_Node, list[int]]] = [(self._root, list(self._always))]
             while pending:
                 node, above = pending.pop()
                 passing = above + node.prefix
