@@ -161,7 +161,8 @@ class _Templated(BaseRoute):
     compiled is kept as `_template_regex`, and `_indexed` tells whether `path_regex` is
     still that one: only then does the router's index decide a match itself. A flag
     rather than an identity test per request: with many routes, a lookup that reads
-    it does not fetch each route's regex object from memory.
+    it does not fetch each route's regex object from memory. `app` is kept the same
+    way: replacing it clears `_direct`, the endpoint the fused stack calls itself.
     """
 
     # An application's fused stack (`stellate_routing._fused`) calls the endpoint itself,
