@@ -171,7 +171,7 @@ async def test_a_one_message_body_is_read_with_the_stat(
     path.write_bytes(CONTENT[:size])
     calls = count_thread_calls(monkeypatch)
     headers = [] if range_header is None else [(b"range", range_header)]
-    sent = await send_get(FileResponse(path), headers)
+    sent = await send_request(FileResponse(path), headers)
     assert sent[0]["status"] == (200 if range_header is None else 206)
     assert body_of(sent) == CONTENT[:size][expected]
     assert calls == ["_stat_and_read"]
@@ -195,7 +195,7 @@ async def test_a_wrong_guess_reads_the_body_it_plans(
     path = tmp_path / "data.bin"
     path.write_bytes(CONTENT[:PART])
     calls = count_thread_calls(monkeypatch)
-    sent = await send_get(FileResponse(path), headers, method)
+    sent = await send_request(FileResponse(path), headers, method)
     assert sent[0]["status"] == 200
     assert body_of(sent) == CONTENT[:PART]
     assert calls == ["_stat_and_read", "_read_file_region"]
@@ -216,7 +216,7 @@ async def test_a_failed_read_ahead_is_read_again_in_its_place(
         return read_file_region(file_path, position, end)
 
     monkeypatch.setattr(_sending, "_read_file_region", flaky)
-    sent = await send_get(FileResponse(path), [])
+    sent = await send_request(FileResponse(path), [])
     assert (sent[0]["status"], body_of(sent)) == (200, CONTENT[:PART])
     assert failures == []
 
@@ -258,25 +258,8 @@ async def call(
     app: FileResponse, ranges: list[tuple[int, int]], sent: list[Message] | None = None
 ) -> list[Message]:
     """Send `app` a GET for `ranges` (end exclusive); return what it sent."""
-    sent = [] if sent is None else sent
     spec = ", ".join(f"{start}-{end - 1}" for start, end in ranges)
-    scope: Scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/",
-        "headers": [(b"range", f"bytes={spec}".encode())],
-    }
-
-    async def receive() -> Message:
-        await anyio.sleep_forever()
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    with anyio.fail_after(5):
-        await app(scope, receive, send)
-    return sent
+    return await send_request(app, [(b"range", f"bytes={spec}".encode())], sent=sent)
 
 
 def count_thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -292,11 +275,15 @@ def count_thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-async def send_get(
-    app: FileResponse, headers: list[tuple[bytes, bytes]], method: str = "GET"
+async def send_request(
+    app: FileResponse,
+    headers: list[tuple[bytes, bytes]],
+    method: str = "GET",
+    sent: list[Message] | None = None,
 ) -> list[Message]:
-    """Send `app` a request with `headers`; return what it sent."""
-    sent: list[Message] = []
+    """Send `app` a request with `headers`; return what it sent (also into `sent`, so
+    that what went out before an error can be read)."""
+    sent = [] if sent is None else sent
     scope: Scope = {"type": "http", "method": method, "path": "/", "headers": headers}
 
     async def receive() -> Message:
