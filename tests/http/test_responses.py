@@ -695,6 +695,46 @@ async def test_streaming_on_asgi_2_4_turns_send_errors_into_client_disconnect() 
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("asgi", "listens"),
+    [
+        ({"spec_version": "2.4"}, False),
+        ({"spec_version": "2.10"}, False),
+        ({"spec_version": "3"}, False),
+        ({"spec_version": 2.5}, False),
+        ({"spec_version": "2.3"}, True),
+        ({"spec_version": "2.x"}, True),
+        ({"spec_version": None}, True),
+        ({}, True),
+        # Not a mapping: the version is unknown, so taken as the oldest.
+        ("2.4", True),
+        (None, True),
+    ],
+)
+async def test_the_spec_version_decides_how_a_stream_watches_the_client(
+    asgi: object, listens: bool
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            await anyio.lowlevel.checkpoint()
+            yield b"x"
+
+    received: list[bool] = []
+
+    async def receive() -> Message:
+        received.append(True)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # Twice: the second time the version is read from what the first parsed.
+    for _ in range(2):
+        sent = await call(StreamingResponse(chunks()), {"asgi": asgi}, receive)
+        assert b"".join(message.get("body", b"") for message in sent) == b"xxx"
+        assert bool(received) is listens
+        received.clear()
+
+
+@pytest.mark.anyio
 async def test_streaming_iterator_errors_propagate_unwrapped() -> None:
     async def broken() -> AsyncIterator[bytes]:
         yield b"first"

@@ -17,6 +17,7 @@ import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio
 import pytest
 
 from stellate.applications import Stellate
@@ -619,6 +620,152 @@ async def test_a_send_that_fails_reaches_the_server_alike(method: str, path: str
         with pytest.raises(OSError, match="connection lost"):
             await app(scope, receive, send)
     assert outcomes[0] == outcomes[1] == outcomes[2] == ["http.response.start"]
+
+
+# --- streams --------------------------------------------------------------------------
+
+
+async def streams(request: Request) -> Response:
+    async def body() -> AsyncIterator[str | bytes]:
+        yield b"one, "
+        yield "two"
+
+    return StreamingResponse(body())
+
+
+STREAM_ROUTES: list[BaseRoute] = [
+    Route("/stream", streams),
+    Route("/mid-stream", fails_mid_stream),
+    Route("/before-stream", fails_before_stream),
+]
+
+
+def request_then_wait() -> Receive:
+    """A server's `receive`: an empty request, then nothing until the client leaves
+    (which it does not: a response on ASGI < 2.4 listens for that meanwhile)."""
+    requested = False
+
+    async def receive() -> Message:
+        nonlocal requested
+        if requested:
+            await anyio.sleep_forever()
+        requested = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    return receive
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("spec_version", ["2.0", "2.3", "2.4", "2.5"])
+@pytest.mark.parametrize("path", ["/stream", "/mid-stream", "/before-stream"])
+@pytest.mark.parametrize("failing_send", [None, "http.response.start", "http.response.body"])
+async def test_a_stream_reaches_the_server_alike(
+    spec_version: str, path: str, failing_send: str | None
+) -> None:
+    # From ASGI 2.4 on the fused stack streams without a tracker; what the server gets
+    # and sees raised must not change, whatever fails and wherever.
+    outcomes: list[tuple[list[Message], str | None]] = []
+
+    receive = request_then_wait()
+
+    async def send(message: Message) -> None:
+        outcomes[-1][0].append(message)
+        if message["type"] == failing_send:
+            raise OSError("connection lost")
+
+    for app in variants(application(routes=STREAM_ROUTES)):
+        outcomes.append(([], None))
+        scope: Scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": spec_version},
+            "method": "GET",
+            "path": path,
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"example.org")],
+        }
+        try:
+            await app(scope, receive, send)
+        except Exception as exc:  # part of the outcome
+            outcomes[-1] = (outcomes[-1][0], f"{type(exc).__name__}: {exc}")
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    sent, raised = outcomes[0]
+    assert sent[0]["type"] == "http.response.start"
+    if failing_send is None:
+        bodies = b"".join(message.get("body", b"") for message in sent[1:])
+        assert bodies == {"/stream": b"one, two", "/mid-stream": b"a first chunk"}.get(path, b"")
+        assert (
+            raised
+            == {
+                "/stream": None,
+                "/mid-stream": "ValueError: the stream failed",
+                "/before-stream": "ValueError: no chunk at all",
+            }[path]
+        )
+    else:
+        # Nothing after a failed send, and no 500 after a start.
+        types = [message["type"] for message in sent]
+        assert failing_send not in types[:-1]
+        assert "http.response.start" not in types[1:]
+        assert raised is not None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("spec_version", "tracked"), [("2.3", True), ("2.4", False)])
+async def test_a_fused_stream_on_asgi_2_4_sends_untracked(spec_version: str, tracked: bool) -> None:
+    # Each chunk goes from the response straight to the server's `send`.
+    callers: list[str] = []
+
+    receive = request_then_wait()
+
+    async def send(message: Message) -> None:
+        callers.append(inspect.stack(context=0)[1].function)
+
+    app = application(routes=STREAM_ROUTES)([])
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": spec_version},
+        "method": "GET",
+        "path": "/stream",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+    }
+    await app(scope, receive, send)
+    assert len(callers) == 4
+    assert all((caller == "__call__") is tracked for caller in callers)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("name", ["__call__", "stream_response"])
+async def test_a_patched_stream_that_fails_first_is_a_500(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # Streaming untracked relies on the stream sending its start first: a patch that
+    # does not is served by the layers, which see that nothing was sent.
+    async def patched(self: StreamingResponse, *args: Any) -> None:
+        raise RuntimeError("failed before the start")
+
+    monkeypatch.setattr(StreamingResponse, name, patched)
+    statuses: list[int] = []
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    for app in variants(application(routes=STREAM_ROUTES)):
+        scope: Scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "method": "GET",
+            "path": "/stream",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [],
+        }
+        with pytest.raises(RuntimeError, match="failed before the start"):
+            await app(scope, request_then_wait(), send)
+    assert statuses == [500, 500, 500]
 
 
 # --- mounts ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import IO
 
@@ -37,6 +37,9 @@ Prefetched = tuple[int, bytes]
 # The most bytes of small regions (the parts of a multi-range body, mostly) read in one
 # worker-thread call: a thread call costs far more than reading a few kilobytes.
 READ_BATCH_BYTES = 64 * 1024
+# Parsed `spec_version` strings, and how many are kept.
+_SPEC_VERSIONS: dict[str, tuple[int, ...]] = {}
+_MAX_SPEC_VERSIONS = 16
 
 
 def websocket_denial_send(send: Send) -> Send:
@@ -52,11 +55,19 @@ def websocket_denial_send(send: Send) -> Send:
 
 def spec_version(scope: Scope) -> tuple[int, ...]:
     """The ASGI spec version the server speaks; "2.0" when absent or unreadable."""
-    version = scope.get("asgi", {}).get("spec_version", "2.0")
-    try:
-        return tuple(int(part) for part in str(version).split("."))
-    except ValueError:
-        return (2, 0)
+    asgi = scope.get("asgi")
+    version = asgi.get("spec_version", "2.0") if isinstance(asgi, Mapping) else "2.0"
+    # A server sends the same string on every request: parsing it cost more than the
+    # rest of starting a streamed response.
+    parsed = _SPEC_VERSIONS.get(version) if type(version) is str else None
+    if parsed is None:
+        try:
+            parsed = tuple(int(part) for part in str(version).split("."))
+        except ValueError:
+            parsed = (2, 0)
+        if type(version) is str and len(_SPEC_VERSIONS) < _MAX_SPEC_VERSIONS:
+            _SPEC_VERSIONS[version] = parsed
+    return parsed
 
 
 async def until_disconnect(

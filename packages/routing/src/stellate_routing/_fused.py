@@ -26,8 +26,15 @@ from __future__ import annotations
 
 from stellate_asgi.exceptions import HTTPException
 from stellate_asgi.types import ASGIApp, Receive, Scope, Send
+from stellate_http._sending import spec_version
 from stellate_http.requests import Request
-from stellate_http.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from stellate_http.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from stellate_middleware._tracking import SendTracker, tracking
 from stellate_middleware.errors import ServerErrorMiddleware
 from stellate_middleware.exceptions import (
@@ -66,6 +73,8 @@ _LAYER_METHODS = (
     *((cls, "__call__", _RESPONSE_CALL) for cls in _STARTS_FIRST),
     (ServerErrorMiddleware, "__call__", ServerErrorMiddleware.__call__),
     (ExceptionMiddleware, "__call__", ExceptionMiddleware.__call__),
+    (StreamingResponse, "__call__", StreamingResponse.__call__),
+    (StreamingResponse, "stream_response", StreamingResponse.stream_response),
     (Router, "__call__", Router.__call__),
     (Router, "app", Router.app),
     (Mount, "handle", Mount.handle),
@@ -175,9 +184,15 @@ class FusedStack:
                 if response.background is not None:
                     await response.background()
             except Exception as exc:
-                tracker = tracking(send)
-                tracker.started = True
-                await self._recover(exc, request, scope, receive, tracker)
+                await self._recover(exc, request, scope, receive, _started(send))
+            return
+        if type(response) is StreamingResponse and spec_version(scope) >= (2, 4):
+            # On ASGI 2.4+ it sends its start message before anything else that can fail,
+            # so once it raises it has started: its chunks are spared a tracker.
+            try:
+                await response(scope, receive, send)
+            except Exception as exc:
+                await self._recover(exc, request, scope, receive, _started(send))
             return
         tracker = tracking(send)
         try:
@@ -335,6 +350,13 @@ def _refusal_error(route: Route | None) -> HTTPException:
     # What the router raises for a path without a route (404), or `route` for a method
     # outside its `methods` (405).
     return HTTPException(status_code=404) if route is None else route._method_not_allowed()
+
+
+def _started(send: Send) -> SendTracker:
+    # A tracker for a response known to have started (one that raised after its start).
+    tracker = tracking(send)
+    tracker.started = True
+    return tracker
 
 
 def _inside_mounts(
