@@ -11,11 +11,13 @@ import starlette.applications
 import starlette.requests
 import starlette.responses
 import starlette.routing
+import starlette.staticfiles
 
 import stellate.applications
 import stellate.requests
 import stellate.responses
 import stellate.routing
+import stellate.staticfiles
 from tests.benchmarks.harness import (
     ASGIApp,
     Receive,
@@ -104,6 +106,9 @@ def _stellate_files(directory: Path) -> ASGIApp:
         routes=[
             stellate.routing.Route("/stream", _stellate_stream),
             stellate.routing.Route("/files/{name}", serve),
+            stellate.routing.Mount(
+                "/static", stellate.staticfiles.StaticFiles(directory=directory)
+            ),
         ]
     )
 
@@ -116,12 +121,16 @@ def _starlette_files(directory: Path) -> ASGIApp:
         routes=[
             starlette.routing.Route("/stream", _starlette_stream),
             starlette.routing.Route("/files/{name}", serve),
+            starlette.routing.Mount(
+                "/static", starlette.staticfiles.StaticFiles(directory=directory)
+            ),
         ]
     )
 
 
 def scenarios(directory: Path) -> list[Scenario]:
-    """The stream, the small file and the range; the files are written into `directory`."""
+    """The stream, the small file (a `FileResponse`, then from `StaticFiles`) and the
+    range; the files are written into `directory`."""
     small = bytes(range(256)) * (SMALL_FILE_SIZE // 256)
     large = bytes(range(251)) * (LARGE_FILE_SIZE // 251 + 1)
     (directory / "small.bin").write_bytes(small)
@@ -146,6 +155,18 @@ def scenarios(directory: Path) -> list[Scenario]:
                 "starlette": starlette_app,
             },
             [Request(http_scope("GET", "/files/small.bin"))],
+            200,
+            body=small,
+            scale=0.2,
+        ),
+        Scenario(
+            "static file, 4 KiB",
+            {
+                "raw": _raw_file(directory / "small.bin"),
+                "stellate": stellate_app,
+                "starlette": starlette_app,
+            },
+            [Request(http_scope("GET", "/static/small.bin"))],
             200,
             body=small,
             scale=0.2,

@@ -202,6 +202,20 @@ async def test_a_wrong_guess_reads_the_body_it_plans(
 
 
 @pytest.mark.anyio
+async def test_a_response_that_is_not_a_200_reads_the_whole_file_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its `Range` is ignored (a 404 page is sent whole), so the whole file is the guess.
+    path = tmp_path / "data.bin"
+    path.write_bytes(CONTENT[:PART])
+    calls = count_thread_calls(monkeypatch)
+    sent = await send_request(FileResponse(path, status_code=404), [(b"range", b"bytes=10-19")])
+    assert sent[0]["status"] == 404
+    assert body_of(sent) == CONTENT[:PART]
+    assert calls == ["_stat_and_read"]
+
+
+@pytest.mark.anyio
 async def test_a_failed_read_ahead_is_read_again_in_its_place(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from email.utils import formatdate
 from mimetypes import guess_type
@@ -17,7 +16,12 @@ from urllib.parse import quote
 
 from stellate_asgi.datastructures import Headers, MutableHeaders
 from stellate_asgi.types import Receive, Scope, Send
-from stellate_http._ranges import MalformedRangeHeader, RangeNotSatisfiable, parse_range_header
+from stellate_http._ranges import (
+    MalformedRangeHeader,
+    RangeNotSatisfiable,
+    likely_region,
+    parse_range_header,
+)
 from stellate_http._response import Response
 from stellate_http._sending import (
     Prefetched,
@@ -30,10 +34,6 @@ from stellate_http._sending import (
 from stellate_http.background import BackgroundTask
 
 __all__ = ["FileResponse"]
-
-# One `Range` of the form `bytes=first-last` or `bytes=first-`, what players and download
-# managers send; bounded digits, so that the guess in `_likely_region` stays cheap.
-_SINGLE_RANGE = re.compile(r"bytes=(\d{1,18})-(\d{0,18})")
 
 
 class FileResponse(Response):
@@ -51,6 +51,9 @@ class FileResponse(Response):
     # The issue asks for "a cap"; Starlette 1.5.1 (#3430) caps at 100 and its tests ask
     # for 206 at 100 ranges and for 200 with the whole file at 101, so that is the cap.
     max_ranges = 100
+    # Bytes of the file read along with `stat_result` (by `StaticFiles`, in its lookup's
+    # worker-thread call), sent if they are exactly the body; used by one send only.
+    _prefetched: Prefetched | None = None
 
     def __init__(
         self,
@@ -124,10 +127,10 @@ class FileResponse(Response):
         is_http = scope["type"] == "http"
         body_send = websocket_denial_send(send) if scope["type"] == "websocket" else send
         stat_result = self.stat_result
-        prefetched: Prefetched | None = None
+        prefetched, self._prefetched = self._prefetched, None
         if stat_result is None:
             stat_result, prefetched = await stat_regular_file(
-                self.path, self._likely_region(scope), self.chunk_size
+                self.path, likely_region(scope, self.status_code), self.chunk_size
             )
             self.set_stat_headers(stat_result)
         size = stat_result.st_size
@@ -171,23 +174,6 @@ class FileResponse(Response):
         # task (deleting a temporary file, say) never depends on the client's `Range`.
         if self.background is not None:
             await self.background()
-
-    def _likely_region(self, scope: Scope) -> tuple[int, int | None] | None:
-        """The region the body will most likely be, guessed before the size is known,
-        so that it can be read in the stat's worker-thread call: the whole file, or the
-        one `first-last` range asked. `_plan` decides; a wrong guess costs the read.
-        """
-        if scope["type"] != "http" or scope["method"].upper() == "HEAD":
-            return None
-        http_range = Headers(scope=scope).get("range")
-        if http_range is None:
-            # (With pathsend, the server sends the file itself.)
-            return None if "http.response.pathsend" in scope.get("extensions", {}) else (0, None)
-        single = _SINGLE_RANGE.fullmatch(http_range)
-        if single is None:
-            return None
-        first, last = single.groups()
-        return int(first), None if not last else int(last) + 1
 
     def _requested_ranges(self, scope: Scope, size: int) -> list[tuple[int, int]]:
         """The ranges to serve; empty for the whole file with the response's own status.

@@ -25,14 +25,21 @@ on inverted ranges, but Starlette asserts 400 for them, and its status wins here
 
 from __future__ import annotations
 
+import re
+
+from stellate_asgi.datastructures import Headers
+from stellate_asgi.types import Scope
 from stellate_asgi.utils import parse_digits
 
-__all__ = ["MalformedRangeHeader", "RangeNotSatisfiable", "parse_range_header"]
+__all__ = ["MalformedRangeHeader", "RangeNotSatisfiable", "likely_region", "parse_range_header"]
 
 # A byte position never needs more digits than this (2**63 has 19); longer numbers are
 # treated as "beyond any file" instead of being converted, which `int` does slowly.
 _MAX_DIGITS = 19
 _BEYOND_ANY_FILE: int = 10**_MAX_DIGITS
+# One `Range` of the form `bytes=first-last` or `bytes=first-`, what players and download
+# managers send; bounded digits, so that the guess in `likely_region` stays cheap.
+_SINGLE_RANGE = re.compile(r"bytes=(\d{1,18})-(\d{0,18})")
 
 
 class MalformedRangeHeader(Exception):
@@ -87,6 +94,26 @@ def parse_range_header(value: str, size: int, max_ranges: int) -> list[tuple[int
 
 
 # Helpers
+
+
+def likely_region(scope: Scope, status_code: int = 200) -> tuple[int, int | None] | None:
+    """The region of a file that a `FileResponse` with `status_code` will most likely
+    send for `scope`, guessed before the file's size is known: the whole file
+    (`(0, None)`), or the one `first-last` range asked of a 200; None when no body is
+    likely to be read (HEAD, pathsend) or the `Range` is of another form. The response
+    decides; a wrong guess costs a read.
+    """
+    if scope["type"] != "http" or scope["method"].upper() == "HEAD":
+        return None
+    http_range = Headers(scope=scope).get("range") if status_code == 200 else None
+    if http_range is None:
+        # (With pathsend, the server sends the file itself.)
+        return None if "http.response.pathsend" in scope.get("extensions", {}) else (0, None)
+    single = _SINGLE_RANGE.fullmatch(http_range)
+    if single is None:
+        return None
+    first, last = single.groups()
+    return int(first), None if not last else int(last) + 1
 
 
 def _parse_spec(spec: str, size: int) -> tuple[int, int] | None:

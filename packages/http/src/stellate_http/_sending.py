@@ -22,6 +22,7 @@ __all__ = [
     "Prefetched",
     "Segment",
     "absolute_path",
+    "read_ahead",
     "send_file",
     "spec_version",
     "stat_regular_file",
@@ -106,6 +107,31 @@ async def stat_regular_file(
         return await anyio.to_thread.run_sync(_stat_and_read, path, region, limit)
     except (FileNotFoundError, NotADirectoryError):
         raise RuntimeError(f"File at path {path} does not exist.")
+
+
+def read_ahead(
+    path: str | os.PathLike[str],
+    stat_result: os.stat_result,
+    region: tuple[int, int | None] | None,
+    limit: int,
+) -> Prefetched | None:
+    """`region` of the regular file at `path` (whose stat is `stat_result`) as
+    `(start, bytes)`, when it holds from 1 to `limit` bytes; else None.
+
+    Blocking: for a worker-thread call that has just made the stat, saving a call of its
+    own later. Only a guess: a read that fails is left to fail again where the body is
+    sent (a 400 or 416 for the `Range` header comes first, as it would).
+    """
+    if region is None:
+        return None
+    start, end = region
+    end = stat_result.st_size if end is None else min(end, stat_result.st_size)
+    if not 0 < end - start <= limit:
+        return None
+    try:
+        return start, _read_file_region(path, start, end)
+    except OSError:
+        return None
 
 
 def absolute_path(path: str | os.PathLike[str]) -> str:
@@ -312,18 +338,7 @@ def _stat_and_read(
     stat_result = os.stat(path)
     if not stat.S_ISREG(stat_result.st_mode):
         raise RuntimeError(f"File at path {path} is not a file.")
-    if region is None:
-        return stat_result, None
-    start, end = region
-    end = stat_result.st_size if end is None else min(end, stat_result.st_size)
-    if not 0 < end - start <= limit:
-        return stat_result, None
-    try:
-        return stat_result, (start, _read_file_region(path, start, end))
-    except OSError:
-        # Only read ahead: whatever failed fails again, in its place, if the body is
-        # sent (a 400 or 416 for the `Range` header comes first, as it did).
-        return stat_result, None
+    return stat_result, read_ahead(path, stat_result, region, limit)
 
 
 def _read_file_region(path: str | os.PathLike[str], position: int, end: int) -> bytes:

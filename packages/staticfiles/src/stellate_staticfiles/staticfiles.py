@@ -15,6 +15,7 @@ import importlib.util
 import os
 import re
 import stat
+from dataclasses import dataclass
 from email.utils import mktime_tz, parsedate_tz
 from mimetypes import guess_type
 
@@ -24,6 +25,8 @@ from stellate_asgi.datastructures import URL, Headers, MutableHeaders
 from stellate_asgi.exceptions import HTTPException
 from stellate_asgi.types import Receive, Scope, Send
 from stellate_asgi.utils import get_route_path
+from stellate_http._ranges import likely_region
+from stellate_http._sending import Prefetched, read_ahead
 from stellate_http.responses import FileResponse, RedirectResponse, Response
 
 __all__ = ["NotModifiedResponse", "PathLike", "StaticFiles"]
@@ -150,25 +153,30 @@ class StaticFiles:
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPException(status_code=405, headers={"Allow": "GET, HEAD"})
 
-        full_path, stat_result, siblings = await self._lookup(path, with_siblings=True)
-        if stat_result is not None and stat.S_ISREG(stat_result.st_mode):
-            return self._negotiated_file_response(full_path, stat_result, siblings, scope)
+        region = _likely_region(scope)
+        found = await self._lookup(path, with_siblings=True, region=region)
+        if (file_stat := found.file_stat()) is not None:
+            return self._negotiated_file_response(found, file_stat, scope)
 
-        if stat_result is not None and stat.S_ISDIR(stat_result.st_mode) and self.html:
+        if found.stat_result is not None and stat.S_ISDIR(found.stat_result.st_mode) and self.html:
             index_path = os.path.join(path, "index.html")
-            full_path, stat_result, siblings = await self._lookup(index_path, with_siblings=True)
-            if stat_result is not None and stat.S_ISREG(stat_result.st_mode):
+            found = await self._lookup(index_path, with_siblings=True, region=region)
+            if (file_stat := found.file_stat()) is not None:
                 if not scope["path"].endswith("/"):
                     # Relative links in the page resolve against the directory only
                     # when its URL ends in "/".
                     url = URL(scope=scope)
                     return RedirectResponse(url=url.replace(path=url.path + "/"))
-                return self._negotiated_file_response(full_path, stat_result, siblings, scope)
+                return self._negotiated_file_response(found, file_stat, scope)
 
         if self.html:
-            full_path, stat_result, _ = await self._lookup("404.html", with_siblings=False)
-            if stat_result is not None and stat.S_ISREG(stat_result.st_mode):
-                return FileResponse(full_path, stat_result=stat_result, status_code=404)
+            found = await self._lookup(
+                "404.html", with_siblings=False, region=likely_region(scope, 404)
+            )
+            if (file_stat := found.file_stat()) is not None:
+                response = FileResponse(found.full_path, stat_result=file_stat, status_code=404)
+                response._prefetched = found.prefetched
+                return response
         raise HTTPException(status_code=404)
 
     def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
@@ -251,16 +259,22 @@ class StaticFiles:
     # Helpers
 
     async def _lookup(
-        self, path: str, *, with_siblings: bool
-    ) -> tuple[str, os.stat_result | None, dict[str, tuple[str, os.stat_result]]]:
-        """`lookup_path` (plus the precompressed siblings) in one worker-thread trip."""
+        self, path: str, *, with_siblings: bool, region: tuple[int, int | None] | None
+    ) -> _Found:
+        """`lookup_path`, the precompressed siblings and the file's likely `region` (when
+        it has no sibling to stand in for it) in one worker-thread trip."""
 
-        def lookup() -> tuple[str, os.stat_result | None, dict[str, tuple[str, os.stat_result]]]:
+        def lookup() -> _Found:
             full_path, stat_result = self.lookup_path(path)
-            siblings = {}
-            if with_siblings and stat_result is not None and stat.S_ISREG(stat_result.st_mode):
-                siblings = self._find_siblings(full_path, stat_result)
-            return full_path, stat_result, siblings
+            found = _Found(full_path, stat_result, {}, None)
+            if (file_stat := found.file_stat()) is None:
+                return found
+            if with_siblings:
+                found.siblings = self._find_siblings(full_path, file_stat)
+            if not found.siblings:
+                # Read now rather than in a worker-thread call of its own when sent.
+                found.prefetched = read_ahead(full_path, file_stat, region, FileResponse.chunk_size)
+            return found
 
         try:
             return await anyio.to_thread.run_sync(lookup)
@@ -299,16 +313,18 @@ class StaticFiles:
         return siblings
 
     def _negotiated_file_response(
-        self,
-        full_path: str,
-        stat_result: os.stat_result,
-        siblings: dict[str, tuple[str, os.stat_result]],
-        scope: Scope,
+        self, found: _Found, stat_result: os.stat_result, scope: Scope
     ) -> Response:
-        """`file_response` for the file, or for the precompressed sibling the client
-        prefers; `Vary: Accept-Encoding` whenever a sibling exists."""
+        """`file_response` for the file found (whose stat is `stat_result`), or for the
+        precompressed sibling the client prefers; `Vary: Accept-Encoding` whenever a
+        sibling exists."""
+        full_path, siblings = found.full_path, found.siblings
         if not siblings:
-            return self.file_response(full_path, stat_result, scope)
+            response = self.file_response(full_path, stat_result, scope)
+            # (Unless a subclass's `file_response` made a response of its own.)
+            if type(response) is FileResponse and response.path == full_path:
+                response._prefetched = found.prefetched
+            return response
         request_headers = Headers(scope=scope)
         encoding = None
         # Byte ranges always address the file as named, so a resumed download or a
@@ -328,6 +344,36 @@ class StaticFiles:
                 response.headers["content-type"] = _content_type(full_path, response.charset)
         _add_vary(response.headers, "Accept-Encoding")
         return response
+
+
+@dataclass(slots=True)
+class _Found:
+    """What `StaticFiles._lookup` found for a path (`stat_result` None for nothing)."""
+
+    full_path: str
+    stat_result: os.stat_result | None
+    # The precompressed siblings that may stand in for the file, by encoding.
+    siblings: dict[str, tuple[str, os.stat_result]]
+    # The file's likely body, read along (see `_likely_region`).
+    prefetched: Prefetched | None
+
+    def file_stat(self) -> os.stat_result | None:
+        """`stat_result` if what was found is a regular file, else None."""
+        if self.stat_result is not None and stat.S_ISREG(self.stat_result.st_mode):
+            return self.stat_result
+        return None
+
+
+def _likely_region(scope: Scope) -> tuple[int, int | None] | None:
+    # The region of the file a request will likely get, to read with the lookup; none
+    # for a conditional request, which is likely to be answered 304, and none for a
+    # bare scope given to `get_response` (whose answer may need no headers).
+    if "headers" not in scope:
+        return None
+    headers = Headers(scope=scope)
+    if "if-none-match" in headers or "if-modified-since" in headers:
+        return None
+    return likely_region(scope)
 
 
 def _package_origin(package: str) -> str | None:
