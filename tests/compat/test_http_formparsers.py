@@ -33,9 +33,9 @@ from stellate.routing import Mount
 from stellate.types import ASGIApp, Receive, Scope, Send
 from tests.conftest import TestClientFactory
 
-# The module whose `SpooledTemporaryFile` the parser uses. A ported Starlette test
-# patches `stellate.formparsers.SpooledTemporaryFile`; the class is looked up here.
-PARSER_MODULE = "stellate_http.formparsers"
+# The module whose `SpooledTemporaryFile` the parser uses, patched as Starlette's tests
+# (and applications' tests) patch `starlette.formparsers.SpooledTemporaryFile`.
+PARSER_MODULE = "stellate.formparsers"
 
 
 class AlwaysMultipart(dict[Any, Any]):
@@ -657,6 +657,8 @@ def test_parsers_are_the_umbrella_objects() -> None:
     import stellate.formparsers
     import stellate_http.formparsers
 
+    # The module itself, so that a name patched on it is the one the parsers read.
+    assert stellate.formparsers is stellate_http.formparsers
     assert stellate.formparsers.MultiPartParser is stellate_http.formparsers.MultiPartParser
     assert stellate.formparsers.FormParser is stellate_http.formparsers.FormParser
     assert MultiPartParser.spool_max_size == 1024 * 1024

@@ -1,7 +1,15 @@
-"""`stellate.formparsers`: re-exports from the Stellate parts."""
+"""`stellate.formparsers`: the parsers' own module, `stellate_http.formparsers`.
 
+Not a module of re-exports as the others are: code written for Starlette patches the
+names the parsers look up here (`SpooledTemporaryFile`, to track temporary files), so
+this name is bound to the very module whose globals the parsers read. The imports
+below are what type checkers see.
+"""
+
+import sys
 from typing import TYPE_CHECKING
 
+import stellate_http.formparsers
 from stellate_asgi.datastructures import Headers
 from stellate_asgi.exceptions import StellateDeprecationWarning
 from stellate_http.datastructures import FormData, UploadFile
@@ -26,3 +34,5 @@ __all__ = [
     "TYPE_CHECKING",
     "UploadFile",
 ]
+
+sys.modules[__name__] = stellate_http.formparsers
