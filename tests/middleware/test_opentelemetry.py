@@ -519,6 +519,42 @@ def test_router_nested_mounts(test_client_factory: TestClientFactory, telemetry:
     assert attributes(span)["http.route"] == "/api/v1/users/{username}"
 
 
+@pytest.mark.parametrize("root_path", ["", "/proxied"])
+def test_router_mounts_with_parameters_report_their_templates(
+    test_client_factory: TestClientFactory, telemetry: Telemetry, root_path: str
+) -> None:
+    # `http.route` stays low-cardinality: the mounts' templates, never the tenant's id.
+    inner = Router([Route("/users/{username}", homepage)])
+    router = Router(
+        [
+            Mount("/t/{tenant}", routes=[Mount("/v{version:int}", app=inner)]),
+            Mount("/files/{owner}", app=raw_app),
+        ]
+    )
+    client = test_client_factory(telemetry.instrument(router), root_path=root_path)
+    # (Behind a proxy the path keeps the root path, as a server gives it.)
+    client.get(f"{root_path}/t/42/v1/users/marcelo")
+    client.get(f"{root_path}/t/7/v2/users/tom")
+    client.get(f"{root_path}/files/ann/a.txt")
+    routes = [attributes(span)["http.route"] for span in telemetry.spans.get_finished_spans()]
+    assert routes == [
+        f"{root_path}/t/{{tenant}}/v{{version}}/users/{{username}}",
+        f"{root_path}/t/{{tenant}}/v{{version}}/users/{{username}}",
+        f"{root_path}/files/{{owner}}",
+    ]
+    durations = {str(dict(point.attributes or {})["http.route"]) for point in telemetry.durations()}
+    assert durations == set(routes)
+
+
+def test_a_middleware_inside_a_mount_reports_the_whole_template(
+    test_client_factory: TestClientFactory, telemetry: Telemetry
+) -> None:
+    inner = telemetry.instrument(Router([Route("/users/{username}", homepage)]))
+    router = Router([Mount("/t/{tenant}", app=inner)])
+    test_client_factory(router).get("/t/42/users/marcelo")
+    assert telemetry.span().name == "GET /t/{tenant}/users/{username}"
+
+
 def test_router_mount_without_a_matching_child(
     test_client_factory: TestClientFactory, telemetry: Telemetry
 ) -> None:

@@ -6,8 +6,8 @@ any other implementation) and its exporters.
 
 Spans and metrics follow the OpenTelemetry HTTP semantic conventions. The span is named
 `"{method} {route}"` once routing has matched a route: the middleware reads the
-matched route from `scope["route"]` (its `path_format`, prefixed by the `root_path`
-of the mounts it sits in), so it works around a whole application or a bare router.
+matched route from `scope["route"]` (its `path_format`, prefixed by the templates of
+the mounts it sits in), so it works around a whole application or a bare router.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class _MountedRoute(Protocol):
     """A route that hands a path prefix to a child app, like `stellate_routing.Mount`.
 
     When it is the last route matched (its app has no routes of its own, or none of
-    them matched), the prefix it matched is already the end of `root_path`.
+    them matched), its own prefix already ends the mounts' prefix.
     """
 
     path_format: str
@@ -304,14 +304,16 @@ def _error_type(status_code: int | None, exception: type[BaseException] | None) 
 def _route_template(scope: Scope) -> str | None:
     """The template of the matched route, mounts included, or None if no route matched.
 
-    Read after the app ran: routing records the matched route in `scope["route"]` and
-    appends each mount's matched prefix to `scope["root_path"]`.
+    Read after the app ran: routing records the matched route in `scope["route"]`, and
+    each mount appends what it matched to `scope["root_path"]` and its template to
+    `scope["root_path_template"]` (mounts of other routers may set only the first).
     """
     route = scope.get("route")
     path_format = getattr(route, "path_format", None)
     if not isinstance(path_format, str):
         return None
-    root_path: str = scope.get("root_path", "")
+    # Mounts record their templates (`/t/{tenant}`) beside what they matched (`/t/42`).
+    root_path: str = scope.get("root_path_template", scope.get("root_path", ""))
     if _is_mount(route):
         # The mount's own match already ends `root_path`.
         return root_path or "/"

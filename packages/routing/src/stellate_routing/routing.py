@@ -122,6 +122,8 @@ class Mount(BaseRoute):
         self.path_regex, self.path_format, self.param_convertors, self._linear = compile_template(
             self.path + "/{path:path}"
         )
+        # The template of the mount point alone (`/t/{tenant}`), without the `/{path}`.
+        self._prefix_format = self.path_format.removesuffix("/{path}")
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -145,6 +147,11 @@ class Mount(BaseRoute):
                     # `url_for`, which builds URLs from the top.
                     "app_root_path": scope.get("app_root_path", root_path),
                     "root_path": root_path + matched_path,
+                    # `root_path` with each mount's template for what it matched:
+                    # telemetry reports routes by template (`http.route`), never by
+                    # their parameters' values.
+                    "root_path_template": scope.get("root_path_template", root_path)
+                    + self._prefix_format,
                     "endpoint": self.app,
                 }
                 return _FULL, child_scope
