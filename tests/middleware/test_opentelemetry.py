@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import stellate_middleware.opentelemetry as otel_module
+from stellate.applications import Stellate
 from stellate_asgi.types import ASGIApp, Message, Receive, Scope, Send
 from stellate_http.background import BackgroundTask
 from stellate_http.requests import Request
@@ -544,6 +545,24 @@ def test_router_mounts_with_parameters_report_their_templates(
     ]
     durations = {str(dict(point.attributes or {})["http.route"]) for point in telemetry.durations()}
     assert durations == set(routes)
+
+
+def test_an_application_reports_its_mounts_templates(
+    test_client_factory: TestClientFactory, telemetry: Telemetry
+) -> None:
+    # Under an application's middleware, mounts are matched through by the fused stack.
+    app = Stellate(
+        routes=[Mount("/t/{tenant}", routes=[Route("/users/{username}", homepage)])],
+        middleware=[
+            Middleware(
+                OpenTelemetryMiddleware,
+                tracer_provider=telemetry.tracer_provider,
+                meter_provider=telemetry.meter_provider,
+            )
+        ],
+    )
+    test_client_factory(app).get("/t/42/users/marcelo")
+    assert telemetry.span().name == "GET /t/{tenant}/users/{username}"
 
 
 def test_a_middleware_inside_a_mount_reports_the_whole_template(
