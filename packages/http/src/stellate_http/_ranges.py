@@ -93,9 +93,6 @@ def parse_range_header(value: str, size: int, max_ranges: int) -> list[tuple[int
     return _merge(ranges)
 
 
-# Helpers
-
-
 def likely_region(scope: Scope, status_code: int = 200) -> tuple[int, int | None] | None:
     """The region of a file that a `FileResponse` with `status_code` will most likely
     send for `scope`, guessed before the file's size is known: the whole file
@@ -114,6 +111,9 @@ def likely_region(scope: Scope, status_code: int = 200) -> tuple[int, int | None
         return None
     first, last = single.groups()
     return int(first), None if not last else int(last) + 1
+
+
+# Helpers
 
 
 def _parse_spec(spec: str, size: int) -> tuple[int, int] | None:
