@@ -216,3 +216,21 @@ def test_sync_endpoint_sees_context_variables(test_client_factory: TestClientFac
 
     client = test_client_factory(Stellate(routes=[Route("/", endpoint)]))
     assert client.get("/").content == b"acme"
+
+
+def test_patching_run_in_threadpool_on_the_module_reaches_the_tasks(
+    test_client_factory: TestClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As tests written for Starlette do to run sync tasks inline: the patch is made on
+    # `stellate.background`, the module whose globals the tasks read.
+    threads: list[str] = []
+
+    async def inline(func: Callable[..., object], *args: object, **kwargs: object) -> object:
+        threads.append("inline")
+        return func(*args, **kwargs)
+
+    monkeypatch.setattr("stellate.background.run_in_threadpool", inline)
+    ran: list[int] = []
+    app = plain_app(BackgroundTask(ran.append, 7), Path())
+    assert test_client_factory(app).get("/").text == "started"
+    assert (ran, threads) == ([7], ["inline"])

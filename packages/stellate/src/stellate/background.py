@@ -1,5 +1,14 @@
-"""`stellate.background`: re-exports from the Stellate parts."""
+"""`stellate.background`: the background tasks' own module, `stellate_http.background`.
 
+Not a module of re-exports as most are: code written for Starlette patches
+`run_in_threadpool` here (to run sync tasks inline in tests), so this name is bound to
+the very module whose globals the tasks read. The imports below are what type checkers
+see.
+"""
+
+import sys
+
+import stellate_http.background
 from stellate_asgi.utils import is_async_callable
 from stellate_http.background import (
     BackgroundTask,
@@ -15,3 +24,5 @@ __all__ = [
     "is_async_callable",
     "run_in_threadpool",
 ]
+
+sys.modules[__name__] = stellate_http.background
