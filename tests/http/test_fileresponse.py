@@ -801,6 +801,16 @@ def test_two_thousand_ranges_are_served_with_linear_work(
         ("bytes=9-5", "Range header: start must be less than end"),
         ("bytes=0-9,5-4", "Range header: start must be less than end"),
         ("bytes=5000-10", "Range header: start must be less than end"),
+        # Past any file size, yet inverted: told apart without converting them.
+        (
+            "bytes=10000000000000000001-10000000000000000000",
+            "Range header: start must be less than end",
+        ),
+        ("bytes=00" + "9" * 40 + "-" + "9" * 39, "Range header: start must be less than end"),
+        (
+            "bytes=" + "9" * 5000 + "-" + "8" + "9" * 4999,
+            "Range header: start must be less than end",
+        ),
     ],
 )
 def test_malformed_range_is_400(
@@ -820,6 +830,9 @@ def test_malformed_range_is_400(
         "bytes=-0",
         "bytes=2000-3000,5000-",
         "bytes=" + "9" * 5000 + "-",
+        # Past any file size, in order (leading zeros aside).
+        "bytes=10000000000000000000-10000000000000000001",
+        "bytes=" + "9" * 40 + "-" + "000" + "9" * 40,
     ],
 )
 def test_unsatisfiable_range_is_416(

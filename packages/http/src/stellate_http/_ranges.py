@@ -133,9 +133,16 @@ def _parse_spec(spec: str, size: int) -> tuple[int, int] | None:
         if last_text:
             return None
         return first, size
-    if last < first:
+    if last < first or (last == first == _BEYOND_ANY_FILE and _below(last_text, first_text)):
         raise MalformedRangeHeader("Range header: start must be less than end")
     return first, min(last + 1, size)
+
+
+def _below(digits: str, other: str) -> bool:
+    """Whether the run of digits `digits` spells a smaller number than `other`: for
+    numbers past the cap, which compare equal once capped, in linear time."""
+    digits, other = digits.lstrip("0"), other.lstrip("0")
+    return (len(digits), digits) < (len(other), other)
 
 
 def _position(text: str) -> int | None:
