@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -149,6 +149,12 @@ def random_template(rng: random.Random, allow_params: bool = True) -> str:
     return "/" + "/".join(segments)
 
 
+# The hosts requests are sent to: some match the `Host` routes' names, some only with
+# the port dropped, some differ by case, some are malformed.
+REQUEST_HOSTS = [b"api.example.org", b"example.org:8000", b"Example.org", b"[::1]:80"]
+REQUEST_HOSTS += [b"a", b"b", b"c", b"a:x"]
+
+
 def random_route(rng: random.Random) -> BaseRoute:
     kind = rng.random()
     if kind < 0.5:
@@ -162,7 +168,7 @@ def random_route(rng: random.Random) -> BaseRoute:
         path = "" if rng.random() < 0.1 else random_template(rng)
         return Mount(path, routes=inner)
     if kind < 0.85:
-        host = rng.choice(["{sub}.example.org", "example.org", "api.{domain}"])
+        host = rng.choice(["{sub}.example.org", "example.org", "api.{domain}", "[::1]", "a"])
         return Host(host, app=endpoint_app)
     if kind < 0.92:
         return ContainsRoute(rng.choice(["zz", "/b/", "users"]))
@@ -221,9 +227,7 @@ def make_scope(rng: random.Random, path: str) -> Scope:
         "query_string": b"",
         "scheme": "http",
         "server": ("testserver", 80),
-        "headers": [
-            (b"host", rng.choice([b"api.example.org", b"example.org:8000", b"a", b"b", b"c"]))
-        ],
+        "headers": [(b"host", rng.choice(REQUEST_HOSTS))],
     }
 
 
@@ -555,12 +559,12 @@ def test_long_candidate_lists_are_not_kept_at_each_node() -> None:
 
 @pytest.mark.parametrize("hosts", [1, 8, 9])
 def test_a_few_routes_for_every_path_still_follow_one_branch(hosts: int) -> None:
-    # Hosts are candidates for every path. Up to eight, each node keeps them with its
-    # own candidates: a lookup along one branch finds that list as it is, made once.
-    # Past that, the general walk builds the list for each lookup. Either way the
-    # candidates are the hosts and the path's routes, in declaration order.
+    # Hosts with parameters are candidates for every path. Up to eight, each node keeps
+    # them with its own candidates: a lookup along one branch finds that list as it is,
+    # made once. Past that, the general walk builds the list for each lookup. Either way
+    # the candidates are the hosts and the path's routes, in declaration order.
     host_routes: list[BaseRoute] = [
-        Host(f"h{i}.example.org", app=endpoint_app) for i in range(hosts)
+        Host(f"{{sub}}.h{i}.example.org", app=endpoint_app) for i in range(hosts)
     ]
     users = Route("/users/{id:int}", http_endpoint)
     router = Router(routes=[host_routes[0], users, *host_routes[1:]])
@@ -568,7 +572,47 @@ def test_a_few_routes_for_every_path_still_follow_one_branch(hosts: int) -> None
     first = router._candidates(scope)
     assert list(first) == [host_routes[0], users, *host_routes[1:]]
     assert (router._candidates(scope) is first) == (hosts <= 8)
-    scope["headers"] = [(b"host", b"h0.example.org")]
+    scope["headers"] = [(b"host", b"x.h0.example.org")]
     assert router._match(scope)[0] is host_routes[0]
     scope["headers"] = [(b"host", b"elsewhere.org")]
     assert router._match(scope) == (users, {"endpoint": http_endpoint, "path_params": {"id": 7}})
+
+
+def test_hosts_without_parameters_are_candidates_on_their_host_only() -> None:
+    # However many, `Host` routes of plain names cost a request to another host
+    # nothing: its lookup is the path's own, precomputed. On one of those hosts, its
+    # routes join the path's, in declaration order.
+    host_routes = [Host(f"h{i}.example.org", app=endpoint_app) for i in range(100)]
+    users = Route("/users/{id:int}", http_endpoint)
+    about = Route("/about", http_endpoint)
+    also = Host("h50.example.org", app=endpoint_app, name="second")
+    router = Router(routes=[*host_routes[:50], users, *host_routes[50:], about, also])
+    scope: Scope = {"type": "http", "method": "GET", "path": "/users/7", "root_path": ""}
+
+    def candidates(host: bytes) -> Sequence[BaseRoute]:
+        return router._candidates({**scope, "headers": [(b"host", host)]})
+
+    first = candidates(b"elsewhere.org")
+    assert list(first) == [users]
+    assert candidates(b"elsewhere.org:8000") is first
+    assert list(candidates(b"h3.example.org")) == [host_routes[3], users]
+    assert list(candidates(b"h50.example.org:443")) == [users, host_routes[50], also]
+    assert list(candidates(b"h99.example.org")) == [users, host_routes[99]]
+    # Host names match as `Host` routes match them: exactly, port aside.
+    assert list(candidates(b"H3.example.org")) == [users]
+
+    def matched(host: bytes, path: str) -> BaseRoute | None:
+        return router._match({**scope, "path": path, "headers": [(b"host", host)]})[0]
+
+    assert matched(b"h3.example.org", "/users/7") is host_routes[3]
+    assert matched(b"h60.example.org", "/users/7") is users
+    assert matched(b"h60.example.org", "/about") is host_routes[60]
+    assert matched(b"elsewhere.org", "/about") is about
+    assert matched(b"elsewhere.org", "/missing") is None
+    assert matched(b"not a host", "/missing") is None
+    # Each host twice, past the few host names kept parsed: the same answers.
+    for _ in range(2):
+        for i in range(100):
+            expected = host_routes[i] if i < 50 else users
+            assert matched(f"h{i}.example.org:{i}".encode(), "/users/7") is expected
+            assert matched(f"h{i}.example.org:{i}:{i}".encode(), "/users/7") is users

@@ -17,9 +17,11 @@ The index is a trie over the path's "/"-separated segments:
   convertor, whose regex may span "/"; a `Mount`, whose pattern ends in
   `{path:path}`), the route is a *prefix* candidate for every path that reaches that
   node;
-- routes it cannot read (a `Host`, a subclass that overrides `matches`, any other
-  `BaseRoute`) are candidates for every path: a few of them are kept in every node's
-  candidates (`freeze`).
+- a `Host` route of a name without parameters (`api.example.org`) is a candidate for
+  every path, but only on that host (`hosts`, `lookup_on_host`);
+- routes it cannot read (a `Host` with parameters, a subclass that overrides `matches`,
+  any other `BaseRoute`) are candidates for every path: a few of them are kept in
+  every node's candidates (`freeze`).
 
 Once built, the index is frozen: each node keeps the candidates of the paths that end
 at it or pass it (a trie node has one branch above it), so a path that follows a single
@@ -104,6 +106,9 @@ class RouteIndex(Generic[T]):
         self._shapes: dict[tuple[_Slot, ...], tuple[_Slot, ...]] = {}
         # The static paths that one route alone can match, and that route (see `freeze`).
         self.sole: dict[str, T] = {}
+        # The positions of the `Host` routes of each host name without parameters (see
+        # `add_host`): left out of every other lookup, since they match no other host.
+        self.hosts: dict[str, list[int]] = {}
 
     def add(
         self, position: int, path_format: str, convertors: Mapping[str, Convertor[Any]]
@@ -153,6 +158,11 @@ class RouteIndex(Generic[T]):
         """Make the route at `position` a candidate for every path."""
         self._always.append(position)
 
+    def add_host(self, position: int, host: str) -> None:
+        """Make the route at `position` a candidate for every path on the host `host`
+        (a name without parameters: a `Host` route matches that name and no other)."""
+        self.hosts.setdefault(host, []).append(position)
+
     def freeze(self, plain: Callable[[T], bool] = lambda route: False) -> None:
         """Precompute candidates, per node and per static template; call after the adds.
 
@@ -191,6 +201,10 @@ class RouteIndex(Generic[T]):
         """The routes that could match `route_path`, in declaration order."""
         return self.find(route_path)[0]
 
+    def lookup_on_host(self, route_path: str, host: str) -> Sequence[T]:
+        """`lookup` for a request to `host`, one of `hosts`: with its `Host` routes."""
+        return self._walk(route_path, self.hosts[host])
+
     def find(self, route_path: str) -> tuple[Sequence[T], dict[str, Any] | None]:
         """`lookup`, and the converted parameters when its one candidate surely matches.
 
@@ -221,22 +235,21 @@ class RouteIndex(Generic[T]):
                 return found, params
         return self._walk(route_path), None
 
-    def _walk(self, route_path: str) -> Sequence[T]:
-        # The general walk: every node the path could reach, and the candidates there.
-        positions = list(self._always)
+    def _walk(self, route_path: str, extra: Sequence[int] = ()) -> Sequence[T]:
+        # The general walk: every node the path could reach, and the candidates there
+        # (with the routes at the `extra` positions).
+        positions = [*self._always, *extra]
         # Every indexed template starts with "/", and so does everything it matches.
         if route_path.startswith("/"):
             self._collect(route_path[1:].split("/"), positions)
             if route_path.endswith("\n"):
                 # A pattern's "$" also matches just before a final newline.
                 self._collect(route_path[1:-1].split("/"), positions)
-                positions = list(set(positions))
         if not positions:
             # Most 404s, and the slash-toggled lookups behind them.
             return ()
-        positions.sort()
         routes = self.routes
-        return [routes[position] for position in positions]
+        return [routes[position] for position in sorted(set(positions))]
 
     def _single_branch(
         self, segments: list[str]

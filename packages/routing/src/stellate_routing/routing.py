@@ -9,6 +9,7 @@ cost of a request does not grow with the number of routes.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any, Literal, cast
 
@@ -88,6 +89,11 @@ __all__ = [
     "websocket_session",
     "wrap_app_handling_exceptions",
 ]
+
+# The host names of the Host header values seen (`_host_name`), and how many are kept:
+# a server sees few, and parsing one costs more than the rest of a `Host` lookup.
+_HOST_NAMES: dict[str, str | None] = {}
+_MAX_HOST_NAMES = 64
 
 
 class Mount(BaseRoute):
@@ -405,9 +411,17 @@ class Router:
         index: RouteIndex[BaseRoute] = self._routes.cached(scope_type, _INDEX_BUILDERS[scope_type])
         return index
 
-    def _candidates(self, scope: Scope) -> Sequence[BaseRoute]:
-        # Every route that could match `scope`, in declaration order (a superset).
-        return self._index(scope["type"]).lookup(get_route_path(scope))
+    def _candidates(self, scope: Scope, route_path: str | None = None) -> Sequence[BaseRoute]:
+        # Every route that could match `scope` (at `route_path`, when given), in
+        # declaration order (a superset).
+        index = self._index(scope["type"])
+        if route_path is None:
+            route_path = get_route_path(scope)
+        if index.hosts and "headers" in scope:
+            host = _host_name(scope)
+            if host is not None and host in index.hosts:
+                return index.lookup_on_host(route_path, host)
+        return index.lookup(route_path)
 
     def _match(self, scope: Scope) -> tuple[BaseRoute | None, Scope]:
         # First full match in declaration order, else the first partial one.
@@ -416,23 +430,28 @@ class Router:
         # built, and nothing mounted above.)
         index = self._routes.built.get(scope_type) or self._index(scope_type)
         route_path = get_route_path(scope) if scope.get("root_path") else scope["path"]
-        # The index lets only plain routes in (`_is_plain`): a `Route` or `WebSocketRoute`.
-        # (Annotated rather than `cast`: that is a call, on every request.)
-        sole: Route | WebSocketRoute | None = index.sole.get(route_path)  # type: ignore[assignment]
-        if sole is not None and sole._indexed:
-            # The one route that can match this path, one without parameters: what its
-            # `matches` gives, whether FULL or PARTIAL (the caller tells them apart).
-            outer = scope.get("path_params")
-            return sole, {"endpoint": sole.endpoint, "path_params": dict(outer) if outer else {}}
-        candidates, params = index.find(route_path)
-        if params is not None:
-            # One plain route, whose regex would match with these groups (unless it was
-            # replaced): what its `matches` gives, without running that regex.
-            only: Route | WebSocketRoute = candidates[0]  # type: ignore[assignment]
-            if only._indexed:
+        if index.hosts and (host := _host_name(scope)) is not None and host in index.hosts:
+            # `Host` routes for this very host name: the general way, with those routes.
+            candidates = index.lookup_on_host(route_path, host)
+        else:
+            # The index lets only plain routes in (`_is_plain`): a `Route` or
+            # `WebSocketRoute`. (Annotated rather than `cast`: a call, on every request.)
+            sole: Route | WebSocketRoute | None = index.sole.get(route_path)  # type: ignore[assignment]
+            if sole is not None and sole._indexed:
+                # The one route that can match this path, one without parameters: what its
+                # `matches` gives, whether FULL or PARTIAL (the caller tells them apart).
                 outer = scope.get("path_params")
-                path_params = {**outer, **params} if outer else params
-                return only, {"endpoint": only.endpoint, "path_params": path_params}
+                path_params = dict(outer) if outer else {}
+                return sole, {"endpoint": sole.endpoint, "path_params": path_params}
+            candidates, params = index.find(route_path)
+            if params is not None:
+                # One plain route, whose regex would match with these groups (unless it
+                # was replaced): what its `matches` gives, without running that regex.
+                only: Route | WebSocketRoute = candidates[0]  # type: ignore[assignment]
+                if only._indexed:
+                    outer = scope.get("path_params")
+                    path_params = {**outer, **params} if outer else params
+                    return only, {"endpoint": only.endpoint, "path_params": path_params}
         partial: tuple[BaseRoute, Scope] | None = None
         for route in candidates:
             match, child_scope = route.matches(scope)
@@ -459,13 +478,9 @@ class Router:
             return None
         path: str = scope["path"]
         redirect_path = path.rstrip("/") if route_path.endswith("/") else path + "/"
-        # The index needs only these keys; most 404s end here, without copying the scope.
-        lookup_scope = {
-            "type": scope["type"],
-            "path": redirect_path,
-            "root_path": scope.get("root_path", ""),
-        }
-        candidates = self._candidates(lookup_scope)
+        # Most 404s end here, without copying the scope.
+        lookup_scope = {"path": redirect_path, "root_path": scope.get("root_path", "")}
+        candidates = self._candidates(scope, get_route_path(lookup_scope))
         if not candidates:
             return None
         redirect_scope = {**scope, "path": redirect_path}
@@ -505,6 +520,17 @@ def _host_name(scope: Scope) -> str | None:
     # The host of the Host header without its port (an IP literal keeps its brackets),
     # or None when the header is missing or malformed, which matches no `Host` route.
     header = Headers(scope=scope).get("host", "")
+    try:
+        return _HOST_NAMES[header]
+    except KeyError:
+        name = _parse_host_name(header)
+        if len(_HOST_NAMES) < _MAX_HOST_NAMES:
+            _HOST_NAMES[header] = name
+        return name
+
+
+def _parse_host_name(header: str) -> str | None:
+    # `_host_name`'s answer for the Host header `header`.
     parsed = parse_host_header(header)
     if parsed is None:
         # Host routing ignores the port, so any run of digits is one (":70000" too), as
@@ -537,11 +563,21 @@ def _build_index(scope_type: str, routes: Sequence[BaseRoute]) -> RouteIndex[Bas
                 index.add(position, route.path_format, route.param_convertors)
         elif isinstance(route, Mount) and route_type.matches is Mount.matches:
             index.add(position, route.path_format, route.param_convertors)
+        elif isinstance(route, Host) and route_type is Host and (name := _host_key(route)):
+            index.add_host(position, name)
         else:
             # A Host, a route that matches its own way, or anything else: always tried.
             index.add_always(position)
     index.freeze(plain=_is_plain)
     return index
+
+
+def _host_key(route: Host) -> str | None:
+    # The one host name a `Host` route matches, when its regex is that name spelled out
+    # (no parameters; the port of its template is dropped, as the regex drops it).
+    host = route.host
+    name = host[: host.find("]") + 1] if host.startswith("[") else host.partition(":")[0]
+    return name if route.host_regex.pattern == "^" + re.escape(name) + "$" else None
 
 
 def _is_plain(route: BaseRoute) -> bool:
