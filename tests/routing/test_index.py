@@ -610,6 +610,7 @@ def test_hosts_without_parameters_are_candidates_on_their_host_only() -> None:
     assert matched(b"elsewhere.org", "/about") is about
     assert matched(b"elsewhere.org", "/missing") is None
     assert matched(b"not a host", "/missing") is None
+    assert router._match(scope)[0] is users  # (no headers at all)
     # Each host twice, past the few host names kept parsed: the same answers.
     for _ in range(2):
         for i in range(100):
