@@ -245,11 +245,13 @@ class RouteIndex(Generic[T]):
             if route_path.endswith("\n"):
                 # A pattern's "$" also matches just before a final newline.
                 self._collect(route_path[1:-1].split("/"), positions)
+                positions = list(set(positions))
         if not positions:
             # Most 404s, and the slash-toggled lookups behind them.
             return ()
+        positions.sort()
         routes = self.routes
-        return [routes[position] for position in sorted(set(positions))]
+        return [routes[position] for position in positions]
 
     def _single_branch(
         self, segments: list[str]

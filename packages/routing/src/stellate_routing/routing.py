@@ -567,7 +567,8 @@ def _build_index(scope_type: str, routes: Sequence[BaseRoute]) -> RouteIndex[Bas
         elif isinstance(route, Host) and route_type is Host and (name := _host_key(route)):
             index.add_host(position, name)
         else:
-            # A Host, a route that matches its own way, or anything else: always tried.
+            # A Host with parameters, a route that matches its own way, or anything else:
+            # always tried.
             index.add_always(position)
     index.freeze(plain=_is_plain)
     return index
