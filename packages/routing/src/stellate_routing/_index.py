@@ -201,9 +201,11 @@ class RouteIndex(Generic[T]):
         """The routes that could match `route_path`, in declaration order."""
         return self.find(route_path)[0]
 
-    def lookup_on_host(self, route_path: str, host: str) -> Sequence[T]:
-        """`lookup` for a request to `host`, one of `hosts`: with its `Host` routes."""
-        return self._walk(route_path, self.hosts[host])
+    def lookup_on_host(self, route_path: str, host: str | None) -> Sequence[T] | None:
+        """`lookup` for a request to `host`, with the `Host` routes of that name; None
+        when none has it (`lookup` then gives the candidates)."""
+        positions = None if host is None else self.hosts.get(host)
+        return None if positions is None else self._walk(route_path, positions)
 
     def find(self, route_path: str) -> tuple[Sequence[T], dict[str, Any] | None]:
         """`lookup`, and the converted parameters when its one candidate surely matches.

@@ -417,11 +417,8 @@ class Router:
         index = self._index(scope["type"])
         if route_path is None:
             route_path = get_route_path(scope)
-        if index.hosts:
-            host = _host_name(scope)
-            if host is not None and host in index.hosts:
-                return index.lookup_on_host(route_path, host)
-        return index.lookup(route_path)
+        on_host = index.lookup_on_host(route_path, _host_name(scope)) if index.hosts else None
+        return index.lookup(route_path) if on_host is None else on_host
 
     def _match(self, scope: Scope) -> tuple[BaseRoute | None, Scope]:
         # First full match in declaration order, else the first partial one.
@@ -430,9 +427,10 @@ class Router:
         # built, and nothing mounted above.)
         index = self._routes.built.get(scope_type) or self._index(scope_type)
         route_path = get_route_path(scope) if scope.get("root_path") else scope["path"]
-        if index.hosts and (host := _host_name(scope)) is not None and host in index.hosts:
+        on_host = index.lookup_on_host(route_path, _host_name(scope)) if index.hosts else None
+        if on_host is not None:
             # `Host` routes for this very host name: the general way, with those routes.
-            candidates = index.lookup_on_host(route_path, host)
+            candidates = on_host
         else:
             # The index lets only plain routes in (`_is_plain`): a `Route` or
             # `WebSocketRoute`. (Annotated rather than `cast`: a call, on every request.)
