@@ -177,42 +177,42 @@ async def test_a_one_message_body_is_read_with_the_stat(
     assert calls == ["_stat_and_read"]
 
 
+WRONG_GUESS = ["_stat_and_read", "_read_file_region"]
+
+
 @pytest.mark.parametrize(
-    ("method", "headers"),
+    ("status_code", "method", "headers", "calls"),
     [
-        pytest.param("GET", [(b"range", b"bytes=10-19"), (b"if-range", b'"other"')], id="if-range"),
-        pytest.param("POST", [(b"range", b"bytes=10-19")], id="post"),
+        # The range read ahead is not the body: the whole file is, read after the plan.
+        pytest.param(
+            200,
+            "GET",
+            [(b"range", b"bytes=10-19"), (b"if-range", b'"other"')],
+            WRONG_GUESS,
+            id="if-range",
+        ),
+        pytest.param(200, "POST", [(b"range", b"bytes=10-19")], WRONG_GUESS, id="post"),
+        # A response that is not a 200 ignores its `Range` (a 404 page is sent whole),
+        # so the whole file is the guess.
+        pytest.param(404, "GET", [(b"range", b"bytes=10-19")], ["_stat_and_read"], id="404"),
     ],
 )
 @pytest.mark.anyio
-async def test_a_wrong_guess_reads_the_body_it_plans(
+async def test_a_range_that_does_not_apply_sends_the_whole_file(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    status_code: int,
     method: str,
     headers: list[tuple[bytes, bytes]],
+    calls: list[str],
 ) -> None:
-    # The range read ahead is not the body: the whole file is, read after the plan.
     path = tmp_path / "data.bin"
     path.write_bytes(CONTENT[:PART])
-    calls = count_thread_calls(monkeypatch)
-    sent = await send_request(FileResponse(path), headers, method)
-    assert sent[0]["status"] == 200
+    made = count_thread_calls(monkeypatch)
+    sent = await send_request(FileResponse(path, status_code=status_code), headers, method)
+    assert sent[0]["status"] == status_code
     assert body_of(sent) == CONTENT[:PART]
-    assert calls == ["_stat_and_read", "_read_file_region"]
-
-
-@pytest.mark.anyio
-async def test_a_response_that_is_not_a_200_reads_the_whole_file_ahead(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Its `Range` is ignored (a 404 page is sent whole), so the whole file is the guess.
-    path = tmp_path / "data.bin"
-    path.write_bytes(CONTENT[:PART])
-    calls = count_thread_calls(monkeypatch)
-    sent = await send_request(FileResponse(path, status_code=404), [(b"range", b"bytes=10-19")])
-    assert sent[0]["status"] == 404
-    assert body_of(sent) == CONTENT[:PART]
-    assert calls == ["_stat_and_read"]
+    assert made == calls
 
 
 @pytest.mark.anyio
