@@ -579,6 +579,21 @@ def test_the_fused_stack_is_shorter(test_client_factory: TestClientFactory) -> N
     assert_fewer_frames(depths)
 
 
+def server_scope(method: str, path: str, spec_version: str | None = None) -> Scope:
+    """A server's scope for a request (speaking ASGI `spec_version`, when given)."""
+    scope: Scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"example.org")],
+    }
+    if spec_version is not None:
+        scope["asgi"] = {"version": "3.0", "spec_version": spec_version}
+    return scope
+
+
 def assert_fewer_frames(depths: list[int]) -> None:
     """Check the stack depths an endpoint saw, at a route and at one under two mounts,
     in each of `variants`' applications (six in all)."""
@@ -609,16 +624,8 @@ async def test_a_send_that_fails_reaches_the_server_alike(method: str, path: str
     for app in variants(application()):
         outcomes.append([])
 
-        scope: Scope = {
-            "type": "http",
-            "method": method,
-            "path": path,
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"host", b"example.org")],
-        }
         with pytest.raises(OSError, match="connection lost"):
-            await app(scope, receive, send)
+            await app(server_scope(method, path), receive, send)
     assert outcomes[0] == outcomes[1] == outcomes[2] == ["http.response.start"]
 
 
@@ -675,17 +682,8 @@ async def test_a_stream_reaches_the_server_alike(
 
     for app in variants(application(routes=STREAM_ROUTES)):
         outcomes.append(([], None))
-        scope: Scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": spec_version},
-            "method": "GET",
-            "path": path,
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"host", b"example.org")],
-        }
         try:
-            await app(scope, receive, send)
+            await app(server_scope("GET", path, spec_version), receive, send)
         except Exception as exc:  # part of the outcome
             outcomes[-1] = (outcomes[-1][0], f"{type(exc).__name__}: {exc}")
     assert outcomes[0] == outcomes[1] == outcomes[2]
@@ -722,16 +720,7 @@ async def test_a_fused_stream_on_asgi_2_4_sends_untracked(spec_version: str, tra
         callers.append(inspect.stack(context=0)[1].function)
 
     app = application(routes=STREAM_ROUTES)([])
-    scope: Scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": spec_version},
-        "method": "GET",
-        "path": "/stream",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [],
-    }
-    await app(scope, receive, send)
+    await app(server_scope("GET", "/stream", spec_version), receive, send)
     assert len(callers) == 4
     assert all((caller == "__call__") is tracked for caller in callers)
 
@@ -754,17 +743,8 @@ async def test_a_patched_stream_that_fails_first_is_a_500(
             statuses.append(message["status"])
 
     for app in variants(application(routes=STREAM_ROUTES)):
-        scope: Scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "method": "GET",
-            "path": "/stream",
-            "root_path": "",
-            "query_string": b"",
-            "headers": [],
-        }
         with pytest.raises(RuntimeError, match="failed before the start"):
-            await app(scope, request_then_wait(), send)
+            await app(server_scope("GET", "/stream", "2.4"), request_then_wait(), send)
     assert statuses == [500, 500, 500]
 
 
