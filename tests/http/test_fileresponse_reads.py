@@ -7,23 +7,20 @@ the messages sent stay those of one read per region.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO
 
 import anyio
-import anyio.to_thread
 import pytest
 
 from stellate_asgi.types import Message, Scope
 from stellate_http import _sending
 from stellate_http.responses import FileResponse
+from tests._threads import count_thread_calls
 
 # Bytes that differ from one offset to the next, so a wrong slice shows.
 CONTENT = bytes(range(251)) * (512 * 1024 // 251)
 PART = 4 * 1024
-
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -274,19 +271,6 @@ async def call(
     """Send `app` a GET for `ranges` (end exclusive); return what it sent."""
     spec = ", ".join(f"{start}-{end - 1}" for start, end in ranges)
     return await send_request(app, [(b"range", f"bytes={spec}".encode())], sent=sent)
-
-
-def count_thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record the name of the function of every worker-thread call the sending makes."""
-    calls: list[str] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counting(func: Callable[..., T], *args: object, **kwargs: Any) -> T:
-        calls.append(getattr(func, "__name__", repr(func)))
-        return await run_sync(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
-    return calls
 
 
 async def send_request(

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio.to_thread
 import pytest
 
 from stellate_asgi.types import Scope
 from stellate_http.responses import FileResponse, Response
 from stellate_routing import Mount, Router
 from stellate_staticfiles import StaticFiles
+from tests._threads import count_thread_calls
 from tests.conftest import TestClientFactory
 
 # Bytes that differ from one offset to the next, so a wrong slice shows.
 CONTENT = bytes(range(251)) * 40
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -43,18 +41,8 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 def thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the functions that the serving runs in worker threads (bar the
-    configuration check of the first request)."""
-    calls: list[str] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counting(func: Callable[..., T], *args: object, **kwargs: Any) -> T:
-        name = getattr(func, "__name__", repr(func))
-        if name != "stat":
-            calls.append(name)
-        return await run_sync(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
-    return calls
+    configuration check of the first request, an `os.stat`)."""
+    return count_thread_calls(monkeypatch, ignore={"stat"})
 
 
 def serve(app: StaticFiles) -> Router:
