@@ -4,7 +4,7 @@ import http.cookies
 import sys
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -95,6 +95,36 @@ def test_binary_and_empty_bodies(
     assert response.content == body
     assert response.headers["content-length"] == str(len(body))
     assert "content-type" not in response.headers
+
+
+def test_subclasses_overriding_render_or_init_headers_are_obeyed() -> None:
+    class Shouting(PlainTextResponse):
+        def render(self, content: Any) -> bytes:
+            return str(content).upper().encode()
+
+    class Tagged(Response):
+        def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+            super().init_headers(headers)
+            self.raw_headers.append((b"x-tag", b"1"))
+
+    class Preset(Response):
+        def __init__(self, content: str) -> None:
+            # Set on the instance before the base `__init__` reads it.
+            self.media_type = "text/csv"
+            super().__init__(content)
+
+    shouting = Shouting("hello")
+    assert shouting.body == b"HELLO"
+    assert shouting.raw_headers == [
+        (b"content-length", b"5"),
+        (b"content-type", b"text/plain; charset=utf-8"),
+    ]
+    assert Tagged("hi").raw_headers == [(b"content-length", b"2"), (b"x-tag", b"1")]
+    assert Tagged("hi", status_code=204).raw_headers == [(b"x-tag", b"1")]
+    assert Preset("a,b").raw_headers == [
+        (b"content-length", b"3"),
+        (b"content-type", b"text/csv; charset=utf-8"),
+    ]
 
 
 def test_unrenderable_content_is_a_type_error() -> None:

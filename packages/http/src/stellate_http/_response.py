@@ -45,8 +45,24 @@ class Response:
         if media_type is not None:
             self.media_type = media_type
         self.background = background
-        self.body = self.render(content)
-        self.init_headers(headers)
+        cls = type(self)
+        # What `render` and `init_headers` do, inline for the common case (a `str`, no
+        # headers of the caller's, a status with a body) unless a subclass overrides them.
+        if type(content) is str and cls.render is _RENDER:
+            body: bytes | memoryview = content.encode(self.charset)
+        else:
+            body = self.render(content)
+        self.body = body
+        if (
+            headers is None
+            and cls.init_headers is _INIT_HEADERS
+            and status_code >= 200
+            and status_code != 204
+            and status_code != 304
+        ):
+            self.raw_headers = _computed_headers([], len(body), self.media_type, self.charset)
+        else:
+            self.init_headers(headers)
 
     def render(self, content: Any) -> bytes | memoryview:
         """The body bytes for `content`: `None` is empty, bytes pass, `str` is encoded."""
@@ -73,15 +89,7 @@ class Response:
                 length = -1
             if b"content-type" in names:
                 media_type = None
-        if length >= 0:
-            raw_headers.append(_CONTENT_LENGTHS.get(length) or _content_length_header(length))
-        if media_type is not None:
-            charset = self.charset
-            raw_headers.append(
-                _CONTENT_TYPES.get((media_type, charset))
-                or _content_type_header(media_type, charset)
-            )
-        self.raw_headers = raw_headers
+        self.raw_headers = _computed_headers(raw_headers, length, media_type, self.charset)
 
     @property
     def headers(self) -> MutableHeaders:
@@ -186,6 +194,10 @@ class Response:
             await self.background()
 
 
+# As defined here: `__init__` does their work inline unless a subclass overrides them.
+_RENDER = Response.render
+_INIT_HEADERS = Response.init_headers
+
 # Header pairs made once and shared by every response (tuples of bytes, immutable):
 # `content-length` for the smaller bodies, and `content-type` by media type and
 # charset, bounded in number.
@@ -193,6 +205,20 @@ _CONTENT_LENGTHS: dict[int, tuple[bytes, bytes]] = {}
 _CONTENT_LENGTHS_MAX = 1024
 _CONTENT_TYPES: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 _CONTENT_TYPES_MAX = 256
+
+
+def _computed_headers(
+    raw_headers: list[tuple[bytes, bytes]], length: int, media_type: str | None, charset: str
+) -> list[tuple[bytes, bytes]]:
+    # `raw_headers` with `content-length` (unless `length` is -1) and `content-type`
+    # (unless `media_type` is None) added, from the shared pairs.
+    if length >= 0:
+        raw_headers.append(_CONTENT_LENGTHS.get(length) or _content_length_header(length))
+    if media_type is not None:
+        raw_headers.append(
+            _CONTENT_TYPES.get((media_type, charset)) or _content_type_header(media_type, charset)
+        )
+    return raw_headers
 
 
 def _content_length_header(length: int) -> tuple[bytes, bytes]:
