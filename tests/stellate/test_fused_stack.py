@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -27,7 +28,7 @@ from stellate.exceptions import HTTPException
 from stellate.middleware import Middleware
 from stellate.requests import Request
 from stellate.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from stellate.routing import BaseRoute, Match, Mount, Route, Router
+from stellate.routing import BaseRoute, Host, Match, Mount, Route, Router
 from stellate.types import ASGIApp, Message, Receive, Scope, Send
 from tests.conftest import TestClientFactory
 
@@ -327,6 +328,63 @@ def test_the_endpoint_sees_the_same_scope(test_client_factory: TestClientFactory
         "path_params": {"name": "ada"},
         "handlers": True,
     }
+
+
+def test_a_path_without_parameters_is_matched_as_the_router_would(
+    test_client_factory: TestClientFactory,
+) -> None:
+    # The fused stack looks a route without parameters up by its path itself, where
+    # nothing else can have a say: a `Host` route, a root path, outer path parameters,
+    # routes changed since, a replaced regex all make it match as the router does.
+    async def on_api(request: Request) -> Response:
+        return PlainTextResponse("api")
+
+    async def params(request: Request) -> Response:
+        return JSONResponse(request.path_params)
+
+    def build(middleware: list[Middleware]) -> Stellate:
+        routes = [Host("api.example.org", app=Router([Route("/", on_api)])), Route("/", hello)]
+        return Stellate(routes=routes, middleware=middleware)
+
+    def build_tenants(middleware: list[Middleware]) -> Stellate:
+        # The inner application gets the tenant among its scope's path parameters.
+        inner = Stellate(routes=[Route("/", params)], middleware=middleware)
+        return Stellate(routes=[Host("{tenant}.example.com", app=inner)], middleware=middleware)
+
+    build_rooted = application(routes=[Route("/", hello), Route("/app/", on_api)])
+
+    answers = []
+    for app, tenants, rooted in zip(
+        variants(build), variants(build_tenants), variants(build_rooted), strict=True
+    ):
+        client = test_client_factory(app)
+        under_root = test_client_factory(rooted, root_path="/app")
+        # Twice: the first request of each router builds its index.
+        answers.append(
+            [
+                (
+                    client.get("/", headers={"host": "api.example.org"}).text,
+                    client.get("/").text,
+                    under_root.get("/app/").text,
+                    test_client_factory(tenants)
+                    .get("/", headers={"host": "acme.example.com"})
+                    .json(),
+                )
+                for _ in range(2)
+            ]
+        )
+    expected = ("api", "hello", "hello", {"tenant": "acme"})
+    assert answers[0] == answers[1] == answers[2] == [expected, expected]
+
+    for app in variants(application(routes=[Route("/", hello), Route("/b", hello)])):
+        client = test_client_factory(app)
+        assert client.get("/").text == "hello"
+        app.router.routes.insert(0, Route("/", on_api))
+        assert client.get("/").text == "api"
+        route = app.router.routes[2]
+        assert isinstance(route, Route)
+        route.path_regex = re.compile("^/b/never$")
+        assert client.get("/b").status_code == 404
 
 
 # --- exception handlers -----------------------------------------------------------------

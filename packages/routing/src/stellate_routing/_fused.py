@@ -140,19 +140,37 @@ class FusedStack:
         router = self.router
         if "router" not in scope:
             scope["router"] = router
-        try:
-            route, child_scope = router._match(scope)
-            if type(route) is Mount:
-                router, route, child_scope = _inside_mounts(router, route, child_scope, scope)
-        except Exception as exc:
-            await self._recover(exc, None, scope, receive, tracking(send))
-            return
-        if type(route) is not Route or (direct := route._direct) is None:
-            await self._elsewhere(router, route, child_scope, scope, receive, send)
-            return
+        index = router._routes.built.get("http")
+        if (
+            index is not None
+            and not index.hosts
+            and not scope.get("root_path")
+            and "path_params" not in scope
+            and type(route := index.sole.get(scope["path"])) is Route
+            and route._indexed
+            and (direct := route._direct) is not None
+        ):
+            # What `router._match` gives here, without its call: the one route without
+            # parameters at this very path, when no host or mount above has a say.
+            scope["endpoint"] = route.endpoint
+            scope["path_params"] = {}
+        else:
+            try:
+                matched, child_scope = router._match(scope)
+                if type(matched) is Mount:
+                    router, matched, child_scope = _inside_mounts(
+                        router, matched, child_scope, scope
+                    )
+            except Exception as exc:
+                await self._recover(exc, None, scope, receive, tracking(send))
+                return
+            if type(matched) is not Route or (direct := matched._direct) is None:
+                await self._elsewhere(router, matched, child_scope, scope, receive, send)
+                return
+            route = matched
+            scope.update(child_scope)
 
         # A plain `Route`: what `Route.handle` and its endpoint adapter do.
-        scope.update(child_scope)
         scope["route"] = route
         methods = route.methods
         if methods and scope["method"] not in methods:
