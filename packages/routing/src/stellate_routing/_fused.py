@@ -47,7 +47,7 @@ from stellate_routing._routes import BaseRoute, Route, WebSocketRoute
 from stellate_routing.routing import Mount, RedirectResponse, Router
 from stellate_websockets.websockets import WebSocket
 
-__all__ = ["FusedStack", "fuse"]
+__all__ = ["FusedCall", "FusedStack", "fuse"]
 
 # How deep `fuse` looks for the `ExceptionMiddleware` under the user's middleware.
 _MAX_LAYERS = 64
@@ -104,40 +104,34 @@ def fuse(stack: ASGIApp) -> FusedStack | None:
     return None
 
 
-class FusedStack:
-    """`ServerErrorMiddleware(ExceptionMiddleware(router))` in one coroutine.
+class FusedCall:
+    """The ASGI call of a `FusedStack`, and of an application (`Stellate` subclasses
+    this): one coroutine for a plain request from the server to the endpoint.
 
-    Without `server_errors`, `ExceptionMiddleware(router)`: what it does not answer
-    propagates, to the user's middleware and the `ServerErrorMiddleware` above.
+    `_serving` names what serves a scope: a `FusedStack`, whose work is done here, or
+    any other ASGI app, which is called. (An application calling its fused stack would
+    cost a coroutine more on every request.)
     """
 
-    __slots__ = ("default_handler", "handlers", "layered", "router", "server_errors")
+    __slots__ = ()
 
-    def __init__(
-        self,
-        server_errors: ServerErrorMiddleware | None,
-        exceptions: ExceptionMiddleware,
-        router: Router,
-    ) -> None:
-        self.server_errors = server_errors
-        # What the layers themselves serve: the scopes other than HTTP.
-        self.layered: ASGIApp = exceptions if server_errors is None else server_errors
-        self.router = router
-        # The very tuple `ExceptionMiddleware` publishes; `add_exception_handler` updates
-        # its dicts in place, so it stays current.
-        self.handlers = exceptions._handlers
-        # Equal to (not the same object as) what `exceptions` registered by default.
-        self.default_handler = exceptions.http_exception
+    def _serving(self, scope: Scope) -> FusedStack | ASGIApp:
+        """What serves `scope`: the fused stack, or an app to call instead."""
+        raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fused = self._serving(scope)
+        if type(fused) is not FusedStack:
+            await fused(scope, receive, send)
+            return
         if scope["type"] != "http":
             if scope["type"] == "websocket":
-                await self._websocket(scope, receive, send)
+                await fused._websocket(scope, receive, send)
             else:
-                await self.layered(scope, receive, send)
+                await fused.layered(scope, receive, send)
             return
-        scope[EXCEPTION_HANDLERS_SCOPE_KEY] = self.handlers
-        router = self.router
+        scope[EXCEPTION_HANDLERS_SCOPE_KEY] = fused.handlers
+        router = fused.router
         if "router" not in scope:
             scope["router"] = router
         index = router._routes.built.get("http")
@@ -162,10 +156,10 @@ class FusedStack:
                         router, matched, child_scope, scope
                     )
             except Exception as exc:
-                await self._recover(exc, None, scope, receive, tracking(send))
+                await fused._recover(exc, None, scope, receive, tracking(send))
                 return
             if type(matched) is not Route or (direct := matched._direct) is None:
-                await self._elsewhere(router, matched, child_scope, scope, receive, send)
+                await fused._elsewhere(router, matched, child_scope, scope, receive, send)
                 return
             route = matched
             scope.update(child_scope)
@@ -176,17 +170,17 @@ class FusedStack:
         if methods and scope["method"] not in methods:
             if "app" not in scope:
                 # Outside an application `Route.handle` answers the 405 itself.
-                await self._elsewhere(router, route, {}, scope, receive, send)
+                await fused._elsewhere(router, route, {}, scope, receive, send)
                 return
             # What `Route.handle` raises, answered without the raise.
-            await self._refuse(route, scope, receive, send)
+            await fused._refuse(route, scope, receive, send)
             return
         request = Request(scope, receive, send)
         try:
             response = await direct(request)
         except Exception as exc:
             # The endpoint has sent nothing (it has no way to start a response).
-            await self._recover(exc, request, scope, receive, tracking(send))
+            await fused._recover(exc, request, scope, receive, tracking(send))
             return
         if type(response) in _STARTS_FIRST:
             try:
@@ -202,7 +196,7 @@ class FusedStack:
                 if response.background is not None:
                     await response.background()
             except Exception as exc:
-                await self._recover(exc, request, scope, receive, _started(send))
+                await fused._recover(exc, request, scope, receive, _started(send))
             return
         if type(response) is StreamingResponse and spec_version(scope) >= (2, 4):
             # On ASGI 2.4+ it sends its start message before anything else that can fail,
@@ -210,13 +204,42 @@ class FusedStack:
             try:
                 await response(scope, receive, send)
             except Exception as exc:
-                await self._recover(exc, request, scope, receive, _started(send))
+                await fused._recover(exc, request, scope, receive, _started(send))
             return
         tracker = tracking(send)
         try:
             await response(scope, receive, tracker)
         except Exception as exc:
-            await self._recover(exc, request, scope, receive, tracker)
+            await fused._recover(exc, request, scope, receive, tracker)
+
+
+class FusedStack(FusedCall):
+    """`ServerErrorMiddleware(ExceptionMiddleware(router))` in one coroutine.
+
+    Without `server_errors`, `ExceptionMiddleware(router)`: what it does not answer
+    propagates, to the user's middleware and the `ServerErrorMiddleware` above.
+    """
+
+    __slots__ = ("default_handler", "handlers", "layered", "router", "server_errors")
+
+    def __init__(
+        self,
+        server_errors: ServerErrorMiddleware | None,
+        exceptions: ExceptionMiddleware,
+        router: Router,
+    ) -> None:
+        self.server_errors = server_errors
+        # What the layers themselves serve: the scopes other than HTTP.
+        self.layered: ASGIApp = exceptions if server_errors is None else server_errors
+        self.router = router
+        # The very tuple `ExceptionMiddleware` publishes; `add_exception_handler` updates
+        # its dicts in place, so it stays current.
+        self.handlers = exceptions._handlers
+        # Equal to (not the same object as) what `exceptions` registered by default.
+        self.default_handler = exceptions.http_exception
+
+    def _serving(self, scope: Scope) -> FusedStack:
+        return self
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         # What the layers do for a WebSocket: `ServerErrorMiddleware` passes it on and

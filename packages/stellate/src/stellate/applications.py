@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from stellate_asgi.datastructures import State, URLPath
-from stellate_asgi.types import ASGIApp, Lifespan, Receive, Scope, Send
+from stellate_asgi.types import ASGIApp, Lifespan, Scope
 from stellate_http.requests import Request
 from stellate_http.responses import Response
 from stellate_middleware import Middleware, _MiddlewareFactory
@@ -36,7 +36,7 @@ AppType = TypeVar("AppType", bound="Stellate")
 P = ParamSpec("P")
 
 
-class Stellate:
+class Stellate(_fused.FusedCall):
     """Create an application instance.
 
     `debug` turns on tracebacks in 500 responses; `routes` are served by the
@@ -50,7 +50,7 @@ class Stellate:
 
     # The default stack fused into one call (`fuse`), and the stack it was made for; on
     # the class, so that a subclass whose `__init__` skips this one's still works.
-    _fused: ASGIApp | None = None
+    _fused_stack: _fused.FusedStack | None = None
     _fused_for: ASGIApp | None = None
 
     def __init__(
@@ -110,22 +110,20 @@ class Stellate:
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         return self.router.url_path_for(name, **path_params)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _serving(self, scope: Scope) -> _fused.FusedStack | ASGIApp:
+        # What serves `scope` for `__call__` (`FusedCall`'s, which runs a fused stack in
+        # its own coroutine): the fused stack, or the middleware stack when it cannot be
+        # fused. The stack is built on the first call.
         scope["app"] = self
         stack = self.middleware_stack
         if stack is None:
             stack = self.middleware_stack = self.build_middleware_stack()
         if self._fused_for is not stack:
-            # Worked out again whenever the stack is (re)built or replaced. The bound
-            # method is kept: it is quicker to call than the instance.
+            # Worked out again whenever the stack is (re)built or replaced.
             self._fused_for = stack
-            fused_stack = _fused.fuse(stack)
-            self._fused = None if fused_stack is None else fused_stack.__call__
-        fused = self._fused
-        if fused is not None:
-            await fused(scope, receive, send)
-        else:
-            await stack(scope, receive, send)
+            self._fused_stack = _fused.fuse(stack)
+        fused = self._fused_stack
+        return stack if fused is None else fused
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
         self.router.mount(path, app=app, name=name)
