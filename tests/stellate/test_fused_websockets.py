@@ -18,6 +18,7 @@ from stellate.applications import Stellate
 from stellate.endpoints import WebSocketEndpoint
 from stellate.exceptions import HTTPException, WebSocketException
 from stellate.middleware import Middleware
+from stellate.responses import PlainTextResponse
 from stellate.routing import BaseRoute, Match, Mount, Router, WebSocketRoute
 from stellate.testclient import WebSocketDenialResponse
 from stellate.types import ASGIApp, Receive, Scope, Send
@@ -82,6 +83,16 @@ async def raises_other(websocket: WebSocket) -> None:
     sessions.append(websocket)
     await websocket.accept()
     raise Other("its handler fails")
+
+
+async def denies_then_raises(websocket: WebSocket) -> None:
+    await websocket.send_denial_response(PlainTextResponse("no", status_code=401))
+    raise Custom("after the denial")
+
+
+async def starts_denial_then_raises(websocket: WebSocket) -> None:
+    await websocket.send({"type": "websocket.http.response.start", "status": 401, "headers": []})
+    raise Custom("after the denial's start")
 
 
 async def crashes(websocket: WebSocket) -> None:
@@ -151,6 +162,8 @@ ROUTES: list[BaseRoute] = [
     WebSocketRoute("/custom", raises_custom),
     WebSocketRoute("/other", raises_other),
     WebSocketRoute("/crashes", crashes),
+    WebSocketRoute("/denies-then-raises", denies_then_raises),
+    WebSocketRoute("/starts-denial-then-raises", starts_denial_then_raises),
     WebSocketRoute("/greeter", Greeter),
     WebSocketRoute("/greeter-fails", FailingGreeter),
     WebSocketRoute("/tagged", tagged, middleware=[Middleware(Tag)]),
@@ -223,6 +236,15 @@ def converse(client_factory: TestClientFactory, app: Stellate, path: str) -> Web
         ("/custom", (["closed 4002 handled"], None)),
         ("/other", (["closed 4002 from the handler"], None)),
         ("/crashes", ([], "RuntimeError: unhandled")),
+        # A handled exception after a denial response began: too late for the handler.
+        (
+            "/denies-then-raises",
+            ([], "RuntimeError: Caught handled exception, but response already started."),
+        ),
+        (
+            "/starts-denial-then-raises",
+            ([], "RuntimeError: Caught handled exception, but response already started."),
+        ),
         ("/greeter", (["greeter ping", "closed 1000 "], None)),
         # Without the route's adapter, only `ExceptionMiddleware` answers, and what its
         # handler raises propagates.

@@ -249,23 +249,27 @@ class FusedStack(FusedCall):
         router = self.router
         if "router" not in scope:
             scope["router"] = router
-        tracker = tracking(send)
         try:
             route, child_scope = router._match(scope)
             if type(route) is Mount:
                 router, route, child_scope = _inside_mounts(router, route, child_scope, scope)
         except Exception as exc:
-            await self._recover(exc, None, scope, receive, tracker)
+            await self._recover(exc, None, scope, receive, tracking(send))
             return
         if type(route) is not WebSocketRoute or (direct := route._direct) is None:
-            await self._elsewhere(router, route, child_scope, scope, receive, tracker)
+            await self._elsewhere(router, route, child_scope, scope, receive, send)
             return
         scope.update(child_scope)
         scope["route"] = route
-        websocket = WebSocket(scope, receive, tracker)
+        # The session is given the server's `send`: every message goes through it, and
+        # it records whether a denial response began, which is all a tracker is for.
+        websocket = WebSocket(scope, receive, send)
         try:
             await direct(websocket)
         except Exception as exc:
+            tracker = tracking(send)
+            if websocket._denial_started:
+                tracker.started = True
             await self._recover(exc, websocket, scope, receive, tracker)
 
     async def _elsewhere(

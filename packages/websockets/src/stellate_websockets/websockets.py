@@ -67,6 +67,10 @@ class WebSocket(HTTPConnection[StateT]):
     `application_state` what the app did (accept, close, deny).
     """
 
+    # Whether a denial response began (what a `SendTracker` around `send` would say):
+    # the fused stack reads it instead of tracking every message.
+    _denial_started = False
+
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         super().__init__(scope)
         assert scope["type"] == "websocket"
@@ -118,6 +122,7 @@ class WebSocket(HTTPConnection[StateT]):
                 self.application_state = _DISCONNECTED
             elif message_type == "websocket.http.response.start":
                 self.application_state = _RESPONSE
+                self._denial_started = True
             else:
                 self.application_state = _CONNECTED
             await self._send(message)
