@@ -414,7 +414,8 @@ class Router:
     def _candidates(self, scope: Scope, route_path: str | None = None) -> Sequence[BaseRoute]:
         # Every route that could match `scope` (at `route_path`, when given), in
         # declaration order (a superset).
-        index = self._index(scope["type"])
+        scope_type = scope["type"]
+        index = self._routes.built.get(scope_type) or self._index(scope_type)
         if route_path is None:
             route_path = get_route_path(scope)
         on_host = index.lookup_on_host(route_path, _host_name(scope)) if index.hosts else None
@@ -471,14 +472,20 @@ class Router:
 
     def _slash_redirect(self, scope: Scope) -> str | None:
         # The URL with the trailing slash toggled, if a route matches that path.
-        route_path = get_route_path(scope)
+        # (Without a root path, which is the common case, the route paths are the paths.)
+        path: str = scope["path"]
+        root_path = scope.get("root_path")
+        route_path = get_route_path(scope) if root_path else path
         if route_path == "/":
             return None
-        path: str = scope["path"]
         redirect_path = path.rstrip("/") if route_path.endswith("/") else path + "/"
+        redirect_route_path = (
+            get_route_path({"path": redirect_path, "root_path": root_path})
+            if root_path
+            else redirect_path
+        )
         # Most 404s end here, without copying the scope.
-        lookup_scope = {"path": redirect_path, "root_path": scope.get("root_path", "")}
-        candidates = self._candidates(scope, get_route_path(lookup_scope))
+        candidates = self._candidates(scope, redirect_route_path)
         if not candidates:
             return None
         redirect_scope = {**scope, "path": redirect_path}
