@@ -585,6 +585,31 @@ def test_a_rebuilt_or_replaced_stack_is_used(test_client_factory: TestClientFact
     assert client.get("/").text == "hello"
 
 
+def test_a_subclass_can_wrap_the_applications_call(
+    test_client_factory: TestClientFactory,
+) -> None:
+    # The application's call is inherited (it is the fused stack's coroutine): a
+    # subclass that wraps it still serves, and servers still see a coroutine function.
+    class Counting(Stellate):
+        calls = 0
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            Counting.calls += 1
+            await super().__call__(scope, receive, send)
+
+    app = Counting(routes=[Route("/", hello)])
+    client = test_client_factory(app)
+    assert [client.get("/").text, client.get("/missing").status_code] == ["hello", 404]
+    assert Counting.calls == 2
+    assert inspect.iscoroutinefunction(Stellate(routes=[]).__call__)
+    assert list(inspect.signature(Stellate.__call__).parameters) == [
+        "self",
+        "scope",
+        "receive",
+        "send",
+    ]
+
+
 def test_handlers_added_to_the_middleware_later_apply(
     test_client_factory: TestClientFactory,
 ) -> None:

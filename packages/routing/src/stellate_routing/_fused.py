@@ -19,7 +19,9 @@ matched the same way, and a plain `WebSocketRoute`'s endpoint gets its session d
 Lifespan scopes take the stack itself.
 
 `fuse` builds one only for a stack of exactly those classes, none of whose methods it
-stands in for has been patched; any other stack is served as it is.
+stands in for has been patched; any other stack is served as it is. The coroutine is
+`FusedCall.__call__`, which the application's class inherits too: a request goes from
+the server into the fused work without a coroutine of the application's in between.
 """
 
 from __future__ import annotations
