@@ -23,6 +23,7 @@ import pytest
 
 from stellate.applications import Stellate
 from stellate.background import BackgroundTask
+from stellate.convertors import Convertor, register_url_convertor
 from stellate.endpoints import HTTPEndpoint
 from stellate.exceptions import HTTPException
 from stellate.middleware import Middleware
@@ -330,12 +331,30 @@ def test_the_endpoint_sees_the_same_scope(test_client_factory: TestClientFactory
     }
 
 
-def test_a_path_without_parameters_is_matched_as_the_router_would(
+class FailingConvertor(Convertor[str]):
+    """Converts a segment, and fails with something other than a `ValueError` on "boom"."""
+
+    regex = "[^/]+"
+
+    def convert(self, value: str) -> str:
+        if value == "boom":
+            raise RuntimeError("the convertor failed")
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("test_fused_failing", FailingConvertor())
+
+
+def test_a_path_is_matched_directly_only_where_the_router_would_agree(
     test_client_factory: TestClientFactory,
 ) -> None:
-    # The fused stack looks a route without parameters up by its path itself, where
-    # nothing else can have a say: a `Host` route, a root path, outer path parameters,
-    # routes changed since, a replaced regex all make it match as the router does.
+    # The fused stack matches by the path itself (a route without parameters, or the
+    # one route a path with parameters can reach, or none) where nothing else can have
+    # a say: a `Host` route, a root path, outer path parameters, routes changed since, a
+    # replaced regex all make it match as the router does.
     async def on_api(request: Request) -> Response:
         return PlainTextResponse("api")
 
@@ -343,15 +362,25 @@ def test_a_path_without_parameters_is_matched_as_the_router_would(
         return JSONResponse(request.path_params)
 
     def build(middleware: list[Middleware]) -> Stellate:
-        routes = [Host("api.example.org", app=Router([Route("/", on_api)])), Route("/", hello)]
+        api = Router([Route("/", on_api), Route("/items/{n}", on_api)])
+        routes = [Host("api.example.org", app=api), Route("/", hello), Route("/items/{n}", params)]
         return Stellate(routes=routes, middleware=middleware)
 
     def build_tenants(middleware: list[Middleware]) -> Stellate:
         # The inner application gets the tenant among its scope's path parameters.
-        inner = Stellate(routes=[Route("/", params)], middleware=middleware)
+        inner = Stellate(
+            routes=[Route("/", params), Route("/items/{n}", params)], middleware=middleware
+        )
         return Stellate(routes=[Host("{tenant}.example.com", app=inner)], middleware=middleware)
 
-    build_rooted = application(routes=[Route("/", hello), Route("/app/", on_api)])
+    build_rooted = application(
+        routes=[
+            Route("/", hello),
+            Route("/items/{n}", params),
+            Route("/app/", on_api),
+            Route("/app/items/{n}", on_api),
+        ]
+    )
 
     answers = []
     for app, tenants, rooted in zip(
@@ -359,32 +388,63 @@ def test_a_path_without_parameters_is_matched_as_the_router_would(
     ):
         client = test_client_factory(app)
         under_root = test_client_factory(rooted, root_path="/app")
+        tenant = test_client_factory(tenants, headers={"host": "acme.example.com"})
+        api = {"host": "api.example.org"}
         # Twice: the first request of each router builds its index.
         answers.append(
             [
                 (
-                    client.get("/", headers={"host": "api.example.org"}).text,
+                    client.get("/", headers=api).text,
+                    client.get("/items/1", headers=api).text,
                     client.get("/").text,
+                    client.get("/items/1").text,
                     under_root.get("/app/").text,
-                    test_client_factory(tenants)
-                    .get("/", headers={"host": "acme.example.com"})
-                    .json(),
+                    under_root.get("/app/items/2").text,
+                    tenant.get("/").text,
+                    tenant.get("/items/3").text,
                 )
                 for _ in range(2)
             ]
         )
-    expected = ("api", "hello", "hello", {"tenant": "acme"})
+    expected = (
+        "api",
+        "api",
+        "hello",
+        '{"n":"1"}',
+        "hello",
+        '{"n":"2"}',
+        '{"tenant":"acme"}',
+        '{"tenant":"acme","n":"3"}',
+    )
     assert answers[0] == answers[1] == answers[2] == [expected, expected]
 
-    for app in variants(application(routes=[Route("/", hello), Route("/b", hello)])):
+    def build_changing(middleware: list[Middleware]) -> Stellate:
+        # Routes of its own for each variant: the test changes them.
+        routes = [Route("/", hello), Route("/b", hello), Route("/c/{n}", params)]
+        return Stellate(routes=routes, middleware=middleware)
+
+    for app in variants(build_changing):
         client = test_client_factory(app)
-        assert client.get("/").text == "hello"
+        assert [client.get("/").text, client.get("/c/1").text] == ["hello", '{"n":"1"}']
         app.router.routes.insert(0, Route("/", on_api))
-        assert client.get("/").text == "api"
-        route = app.router.routes[2]
-        assert isinstance(route, Route)
-        route.path_regex = re.compile("^/b/never$")
-        assert client.get("/b").status_code == 404
+        app.router.routes.insert(0, Route("/c/{n}", on_api))
+        assert [client.get("/").text, client.get("/c/1").text] == ["api", "api"]
+        del app.router.routes[:2]
+        for route in app.router.routes[1:]:
+            assert isinstance(route, Route)
+            route.path_regex = re.compile("^/never$")
+        assert [client.get("/b").status_code, client.get("/c/1").status_code] == [404, 404]
+
+    # A convertor's failure other than a `ValueError` is a 500, whichever way it matched.
+    build_failing = application(routes=[Route("/f/{v:test_fused_failing}", params)])
+    assert assert_alike(test_client_factory, build_failing, "GET", "/f/ok")[:2] == (
+        200,
+        b'{"v":"ok"}',
+    )
+    assert assert_alike(test_client_factory, build_failing, "GET", "/f/boom")[::3] == (
+        500,
+        "RuntimeError: the convertor failed",
+    )
 
 
 # --- exception handlers -----------------------------------------------------------------

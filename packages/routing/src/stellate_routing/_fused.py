@@ -26,6 +26,8 @@ the server into the fused work without a coroutine of the application's in betwe
 
 from __future__ import annotations
 
+from typing import Any
+
 from stellate_asgi.exceptions import HTTPException
 from stellate_asgi.types import ASGIApp, Receive, Scope, Send
 from stellate_http._sending import spec_version
@@ -137,19 +139,40 @@ class FusedCall:
         if "router" not in scope:
             scope["router"] = router
         index = router._routes.built.get("http")
+        route: BaseRoute | None = None
+        path_params: dict[str, Any] | None = None
         if (
             index is not None
             and not index.hosts
             and not scope.get("root_path")
             and "path_params" not in scope
-            and type(route := index.sole.get(scope["path"])) is Route
+        ):
+            # The common cases of `router._match` (see there), without its call: with no
+            # host or mount above to have a say, the path alone decides.
+            path = scope["path"]
+            route = index.sole.get(path)
+            if route is not None:
+                path_params = {}
+            else:
+                try:
+                    candidates, path_params = index.find(path)
+                except Exception as exc:
+                    await fused._recover(exc, None, scope, receive, tracking(send))
+                    return
+                if path_params is not None:
+                    route = candidates[0]
+                elif not candidates:
+                    # What `_match` gives when no route can match.
+                    await fused._elsewhere(router, None, {}, scope, receive, send)
+                    return
+        if (
+            type(route) is Route
+            and path_params is not None
             and route._indexed
             and (direct := route._direct) is not None
         ):
-            # What `router._match` gives here, without its call: the one route without
-            # parameters at this very path, when no host or mount above has a say.
             scope["endpoint"] = route.endpoint
-            scope["path_params"] = {}
+            scope["path_params"] = path_params
         else:
             try:
                 matched, child_scope = router._match(scope)
