@@ -142,6 +142,25 @@ def test_file_is_sent_with_its_metadata(path: Path, test_client_factory: TestCli
     assert "content-range" not in response.headers
 
 
+def test_validators_follow_the_file(path: Path, test_client_factory: TestClientFactory) -> None:
+    # The validators of one mtime and size are kept: a file changed since gets its own.
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await FileResponse(path)(scope, receive, send)
+
+    client = test_client_factory(app)
+    first = client.get("/").headers
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    second = client.get("/").headers
+    digest = hashlib.md5(f"{1_000_000_000.0}-{SIZE}".encode()).hexdigest()
+    assert second["etag"] == f'"{digest}"' != first["etag"]
+    assert second["last-modified"] == "Sun, 09 Sep 2001 01:46:40 GMT" != first["last-modified"]
+    path.write_bytes(CONTENT + b"!")
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    third = client.get("/").headers
+    assert third["etag"] not in (first["etag"], second["etag"])
+    assert third["content-length"] == str(SIZE + 1)
+
+
 def test_filename_sets_disposition_and_media_type(
     path: Path, test_client_factory: TestClientFactory
 ) -> None:

@@ -10,6 +10,7 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from email.utils import formatdate
+from functools import lru_cache
 from mimetypes import guess_type
 from secrets import token_hex
 from urllib.parse import quote
@@ -89,13 +90,11 @@ class FileResponse(Response):
 
     def set_stat_headers(self, stat_result: os.stat_result) -> None:
         """Set `content-length`, `last-modified` and `etag` from `stat_result`, unless set."""
-        content_length = str(stat_result.st_size)
-        last_modified = formatdate(stat_result.st_mtime, usegmt=True)
-        etag_base = f"{stat_result.st_mtime}-{stat_result.st_size}"
-        etag = hashlib.md5(etag_base.encode(), usedforsecurity=False).hexdigest()
-        self.headers.setdefault("content-length", content_length)
-        self.headers.setdefault("last-modified", last_modified)
-        self.headers.setdefault("etag", f'"{etag}"')
+        last_modified, etag = _validators(stat_result.st_mtime, stat_result.st_size)
+        headers = self.headers
+        headers.setdefault("content-length", str(stat_result.st_size))
+        headers.setdefault("last-modified", last_modified)
+        headers.setdefault("etag", etag)
 
     def generate_multipart(
         self,
@@ -242,3 +241,12 @@ class FileResponse(Response):
         headers["content-type"] = f"multipart/byteranges; boundary={boundary}"
         headers["content-length"] = str(length)
         return 206, headers.raw, segments
+
+
+@lru_cache(maxsize=1024)
+def _validators(mtime: float, size: int) -> tuple[str, str]:
+    # The `last-modified` and `etag` values of a file of this mtime and size: a pure
+    # function, kept for the few files a server sends again and again.
+    last_modified = formatdate(mtime, usegmt=True)
+    etag = hashlib.md5(f"{mtime}-{size}".encode(), usedforsecurity=False).hexdigest()
+    return last_modified, f'"{etag}"'
