@@ -630,6 +630,54 @@ def test_lookup_path_refuses_paths_leaving_the_root(root: Path, path: str) -> No
     assert StaticFiles(directory=root).lookup_path(path) == ("", None)
 
 
+def test_lookup_path_resolves_as_realpath_does(tmp_path: Path) -> None:
+    # `lookup_path` resolves a path without symlinks itself; every path must still get
+    # what `realpath`, a containment check and `stat` give, links or not.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.txt").write_text("outside")
+    statics = tmp_path / "statics"
+    (statics / "sub" / "deeper").mkdir(parents=True)
+    (statics / "a.txt").write_text("a")
+    (statics / "sub" / "b.txt").write_text("bb")
+    (statics / "sub" / "deeper" / "c.txt").write_text("ccc")
+    (statics / "link-in.txt").symlink_to(statics / "a.txt")
+    (statics / "dir-in").symlink_to(statics / "sub")
+    (statics / "link-out.txt").symlink_to(outside / "x.txt")
+    (statics / "dir-out").symlink_to(outside)
+    (statics / "dangling").symlink_to(statics / "missing")
+    (statics / "loop").symlink_to(statics / "loop")
+    (tmp_path / "root-link").symlink_to(statics)
+
+    def by_realpath(directory: Path, path: str) -> tuple[str, tuple[int, ...] | None]:
+        full_path = os.path.realpath(os.path.join(directory, path))
+        root = os.path.realpath(directory)
+        if os.path.commonpath([full_path, root]) != root:
+            return "", None
+        try:
+            found = os.stat(full_path)
+        except OSError:
+            return "", None
+        return full_path, (found.st_dev, found.st_ino, found.st_mode, found.st_size)
+
+    paths = [
+        *("a.txt", "sub", "sub/b.txt", "sub/deeper/c.txt", "sub/deeper", "missing"),
+        *("sub/missing.txt", "a.txt/x", "link-in.txt", "dir-in/b.txt", "dir-in/deeper/c.txt"),
+        *("link-out.txt", "dir-out/x.txt", "dangling", "loop", ".", "sub/./b.txt"),
+        *("sub//b.txt", "sub/", ""),
+    ]
+    for directory in (statics, tmp_path / "root-link"):
+        app = StaticFiles(directory=directory)
+        for path in paths:
+            full_path, found = app.lookup_path(path)
+            summary = (
+                None
+                if found is None
+                else (found.st_dev, found.st_ino, found.st_mode, found.st_size)
+            )
+            assert (full_path, summary) == by_realpath(directory, path), (directory, path)
+
+
 def test_lookup_path_finds_files(root: Path) -> None:
     full_path, stat_result = StaticFiles(directory=root).lookup_path("dir/nested/deep.txt")
     assert full_path == os.path.realpath(root / "dir" / "nested" / "deep.txt")
@@ -759,16 +807,18 @@ def test_permission_errors_are_401(
 def test_unreadable_file_is_401(
     root: Path, monkeypatch: pytest.MonkeyPatch, test_client_factory: TestClientFactory
 ) -> None:
-    # The file system refuses the stat, as it does for a user without permission (the
-    # tests may run as root, whom chmod does not stop).
-    real_stat = os.stat
+    # The file system refuses the stat (and lstat), as it does for a user without
+    # permission (the tests may run as root, whom chmod does not stop).
+    for name in ("stat", "lstat"):
+        real = getattr(os, name)
 
-    def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-        if str(path).endswith("example.txt"):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_stat(path, *args, **kwargs)
+        def refusing(path: Any, *args: Any, real: Any = real, **kwargs: Any) -> os.stat_result:
+            if str(path).endswith("example.txt"):
+                raise PermissionError(13, "Permission denied", str(path))
+            result: os.stat_result = real(path, *args, **kwargs)
+            return result
 
-    monkeypatch.setattr(os, "stat", stat)
+        monkeypatch.setattr(os, name, refusing)
     client = test_client_factory(mounted(StaticFiles(directory=root)))
     response = client.get("/static/example.txt")
     assert (response.status_code, response.text) == (401, "Unauthorized")
@@ -811,14 +861,16 @@ def test_other_os_errors_propagate(
 def test_other_os_errors_of_the_file_system_propagate(
     root: Path, monkeypatch: pytest.MonkeyPatch, test_client_factory: TestClientFactory
 ) -> None:
-    real_stat = os.stat
+    for name in ("stat", "lstat"):
+        real = getattr(os, name)
 
-    def failing_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-        if os.fspath(path).endswith("example.txt"):
-            raise OSError(errno.EIO, "Input/output error")
-        return real_stat(path, *args, **kwargs)
+        def failing(path: Any, *args: Any, real: Any = real, **kwargs: Any) -> os.stat_result:
+            if os.fspath(path).endswith("example.txt"):
+                raise OSError(errno.EIO, "Input/output error")
+            result: os.stat_result = real(path, *args, **kwargs)
+            return result
 
-    monkeypatch.setattr(os, "stat", failing_stat)
+        monkeypatch.setattr(os, name, failing)
     client = test_client_factory(mounted(StaticFiles(directory=root)))
     with pytest.raises(OSError, match="Input/output error"):
         client.get("/static/example.txt")

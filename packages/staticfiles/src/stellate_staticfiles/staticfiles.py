@@ -194,8 +194,11 @@ class StaticFiles:
                 full_path = os.path.abspath(joined_path)
                 root = os.path.abspath(directory)
             else:
-                full_path = os.path.realpath(joined_path)
                 root = os.path.realpath(directory)
+                found = _resolve_plain(root, path)
+                if found is not None:
+                    return found
+                full_path = os.path.realpath(joined_path)
             if not _is_within(full_path, root):
                 continue
             try:
@@ -404,6 +407,33 @@ def _is_plain_relative(path: str) -> bool:
     if os.altsep:
         path = path.replace(os.altsep, os.sep)
     return ".." not in path.split(os.sep)
+
+
+def _resolve_plain(root: str, path: str) -> tuple[str, os.stat_result] | None:
+    """The real path and `stat` of `path` under the real directory `root`, when no
+    component of `path` is a symlink (or empty, `.` or `..`); None otherwise.
+
+    Such a path's real path is `root` joined with it, inside `root` by construction, and
+    the `lstat` of its last component is its `stat`: one call per component, where
+    `realpath` makes one for every component of `root` as well, then `stat` one more.
+    Anything else (a symlink, an error, Windows) is left to `realpath`, which gives the
+    answer it always gave.
+    """
+    if os.sep != "/" or os.altsep is not None:
+        return None
+    full_path = root
+    stat_result: os.stat_result | None = None
+    for name in path.split("/"):
+        if name in ("", ".", ".."):
+            return None
+        full_path = os.path.join(full_path, name)
+        try:
+            stat_result = os.lstat(full_path)
+        except (OSError, ValueError):
+            return None
+        if stat.S_ISLNK(stat_result.st_mode):
+            return None
+    return None if stat_result is None else (full_path, stat_result)
 
 
 def _is_within(full_path: str, root: str) -> bool:
