@@ -292,9 +292,7 @@ class FusedStack(FusedCall):
         try:
             await direct(websocket)
         except Exception as exc:
-            tracker = tracking(send)
-            if websocket._denial_started:
-                tracker.started = True
+            tracker = _started(send) if websocket._denial_started else tracking(send)
             await self._recover(exc, websocket, scope, receive, tracker)
 
     async def _elsewhere(
@@ -361,9 +359,7 @@ class FusedStack(FusedCall):
         except Exception as exc:
             # As a failure of the handler's response: it had started (`_STARTS_FIRST`).
             if self.server_errors is not None:
-                tracker = tracking(send)
-                tracker.started = True
-                await self.server_errors._answer(exc, scope, receive, tracker)
+                await self.server_errors._answer(exc, scope, receive, _started(send))
             raise
 
     async def _recover(
