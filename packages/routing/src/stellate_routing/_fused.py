@@ -175,11 +175,7 @@ class FusedCall:
             scope["path_params"] = path_params
         else:
             try:
-                matched, child_scope = router._match(scope)
-                if type(matched) is Mount:
-                    router, matched, child_scope = _inside_mounts(
-                        router, matched, child_scope, scope
-                    )
+                router, matched, child_scope = _match_through_mounts(router, scope)
             except Exception as exc:
                 await fused._recover(exc, None, scope, receive, tracking(send))
                 return
@@ -275,9 +271,7 @@ class FusedStack(FusedCall):
         if "router" not in scope:
             scope["router"] = router
         try:
-            route, child_scope = router._match(scope)
-            if type(route) is Mount:
-                router, route, child_scope = _inside_mounts(router, route, child_scope, scope)
+            router, route, child_scope = _match_through_mounts(router, scope)
         except Exception as exc:
             await self._recover(exc, None, scope, receive, tracking(send))
             return
@@ -425,13 +419,11 @@ def _started(send: Send) -> SendTracker:
     return tracker
 
 
-def _inside_mounts(
-    router: Router, route: Mount, child_scope: Scope, scope: Scope
-) -> tuple[Router, BaseRoute | None, Scope]:
-    # A mount of a plain router: match on inside it, as `Mount.handle` and that router
-    # would, so that its routes are served the same direct way. The innermost router,
-    # what matched in it, and the scope updates of that match.
-    matched: BaseRoute | None = route
+def _match_through_mounts(router: Router, scope: Scope) -> tuple[Router, BaseRoute | None, Scope]:
+    # `router._match`, going on inside a mount of a plain router as `Mount.handle` and
+    # that router would, so that its routes are served the same direct way. The
+    # innermost router, what matched in it, and the scope updates of that match.
+    matched, child_scope = router._match(scope)
     while type(matched) is Mount and (inner := _mounted_router(matched)) is not None:
         scope.update(child_scope)
         scope["route"] = matched
