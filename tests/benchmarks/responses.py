@@ -138,6 +138,15 @@ def scenarios(directory: Path) -> list[Scenario]:
     stellate_app = _stellate_files(directory)
     starlette_app = _starlette_files(directory)
     ranged = [(b"range", f"bytes={RANGE_START}-{RANGE_END - 1}".encode())]
+
+    def file_apps(name: str) -> dict[str, ASGIApp]:
+        # Both frameworks' apps, and a raw one serving the file `name` itself.
+        return {
+            "raw": _raw_file(directory / name),
+            "stellate": stellate_app,
+            "starlette": starlette_app,
+        }
+
     return [
         Scenario(
             "streaming 1 MiB",
@@ -149,11 +158,7 @@ def scenarios(directory: Path) -> list[Scenario]:
         ),
         Scenario(
             "file, 4 KiB",
-            {
-                "raw": _raw_file(directory / "small.bin"),
-                "stellate": stellate_app,
-                "starlette": starlette_app,
-            },
+            file_apps("small.bin"),
             [Request(http_scope("GET", "/files/small.bin"))],
             200,
             body=small,
@@ -161,11 +166,7 @@ def scenarios(directory: Path) -> list[Scenario]:
         ),
         Scenario(
             "static file, 4 KiB",
-            {
-                "raw": _raw_file(directory / "small.bin"),
-                "stellate": stellate_app,
-                "starlette": starlette_app,
-            },
+            file_apps("small.bin"),
             [Request(http_scope("GET", "/static/small.bin"))],
             200,
             body=small,
@@ -173,11 +174,7 @@ def scenarios(directory: Path) -> list[Scenario]:
         ),
         Scenario(
             "file, 64 KiB range",
-            {
-                "raw": _raw_file(directory / "large.bin"),
-                "stellate": stellate_app,
-                "starlette": starlette_app,
-            },
+            file_apps("large.bin"),
             [Request(http_scope("GET", "/files/large.bin", ranged))],
             206,
             body=large[RANGE_START:RANGE_END],
