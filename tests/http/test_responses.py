@@ -127,6 +127,31 @@ def test_subclasses_overriding_render_or_init_headers_are_obeyed() -> None:
     ]
 
 
+def test_a_render_that_sets_the_media_type_is_obeyed() -> None:
+    class Sniffing(Response):
+        def render(self, content: Any) -> bytes:
+            self.media_type = "text/html" if content.startswith("<") else "text/plain"
+            return str(content).encode()
+
+    assert Sniffing("<p>").raw_headers[1] == (b"content-type", b"text/html; charset=utf-8")
+    assert Sniffing("p").raw_headers[1] == (b"content-type", b"text/plain; charset=utf-8")
+
+
+def test_one_media_type_in_several_charsets_keeps_each_charset() -> None:
+    class Latin(PlainTextResponse):
+        charset = "latin-1"
+
+    for response_class, charset in [
+        (PlainTextResponse, b"utf-8"),
+        (Latin, b"latin-1"),
+        (PlainTextResponse, b"utf-8"),
+        (Latin, b"latin-1"),
+    ]:
+        response = response_class("é")
+        assert response.raw_headers[1] == (b"content-type", b"text/plain; charset=" + charset)
+        assert response.body == "é".encode(charset.decode())
+
+
 def test_unrenderable_content_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="must be str, bytes or memoryview, not int"):
         Response(123)

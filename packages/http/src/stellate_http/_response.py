@@ -42,16 +42,22 @@ class Response:
         background: BackgroundTask | None = None,
     ) -> None:
         self.status_code = status_code
-        if media_type is not None:
+        if media_type is None:
+            media_type = self.media_type
+        else:
             self.media_type = media_type
         self.background = background
         cls = type(self)
         # What `render` and `init_headers` do, inline for the common case (a `str`, no
         # headers of the caller's, a status with a body) unless a subclass overrides them.
         if type(content) is str and cls.render is _RENDER:
-            body: bytes | memoryview = content.encode(self.charset)
+            charset = self.charset
+            body: bytes | memoryview = content.encode(charset)
         else:
             body = self.render(content)
+            # As `init_headers` would read them: after `render`, which may set them.
+            charset = self.charset
+            media_type = self.media_type
         self.body = body
         if (
             headers is None
@@ -60,7 +66,19 @@ class Response:
             and status_code != 204
             and status_code != 304
         ):
-            self.raw_headers = _computed_headers([], len(body), self.media_type, self.charset)
+            length = len(body)
+            content_length = _CONTENT_LENGTHS.get(length) or _content_length_header(length)
+            if media_type is None:
+                self.raw_headers = [content_length]
+            else:
+                # `_content_type`'s lookup, without its call.
+                known = _CONTENT_TYPES.get(media_type)
+                content_type = (
+                    known[1]
+                    if known is not None and known[0] == charset
+                    else _content_type(media_type, charset)
+                )
+                self.raw_headers = [content_length, content_type]
         else:
             self.init_headers(headers)
 
@@ -199,11 +217,11 @@ _RENDER = Response.render
 _INIT_HEADERS = Response.init_headers
 
 # Header pairs made once and shared by every response (tuples of bytes, immutable):
-# `content-length` for the smaller bodies, and `content-type` by media type and
-# charset, bounded in number.
+# `content-length` for the smaller bodies, and `content-type` by media type (with the
+# charset it was made for), bounded in number.
 _CONTENT_LENGTHS: dict[int, tuple[bytes, bytes]] = {}
 _CONTENT_LENGTHS_MAX = 1024
-_CONTENT_TYPES: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_CONTENT_TYPES: dict[str, tuple[str, tuple[bytes, bytes]]] = {}
 _CONTENT_TYPES_MAX = 256
 
 
@@ -215,9 +233,7 @@ def _computed_headers(
     if length >= 0:
         raw_headers.append(_CONTENT_LENGTHS.get(length) or _content_length_header(length))
     if media_type is not None:
-        raw_headers.append(
-            _CONTENT_TYPES.get((media_type, charset)) or _content_type_header(media_type, charset)
-        )
+        raw_headers.append(_content_type(media_type, charset))
     return raw_headers
 
 
@@ -229,15 +245,19 @@ def _content_length_header(length: int) -> tuple[bytes, bytes]:
     return header
 
 
-def _content_type_header(media_type: str, charset: str) -> tuple[bytes, bytes]:
-    # The `content-type` header of `media_type`, with `charset` added to a text type;
-    # kept while there are few.
+def _content_type(media_type: str, charset: str) -> tuple[bytes, bytes]:
+    # The `content-type` header of `media_type`, with `charset` added to a text type.
+    # Kept by media type alone (a lookup without a key tuple), with the charset it was
+    # made for: nearly every response of a media type has the same charset.
+    known = _CONTENT_TYPES.get(media_type)
+    if known is not None and known[0] == charset:
+        return known[1]
     content_type = media_type
     if content_type.startswith("text/") and "charset=" not in content_type.lower():
         content_type += "; charset=" + charset
     header = (b"content-type", content_type.encode("latin-1"))
-    if len(_CONTENT_TYPES) < _CONTENT_TYPES_MAX:
-        _CONTENT_TYPES[media_type, charset] = header
+    if known is None and len(_CONTENT_TYPES) < _CONTENT_TYPES_MAX:
+        _CONTENT_TYPES[media_type] = (charset, header)
     return header
 
 
