@@ -28,6 +28,7 @@ from stellate_routing.routing import (
     Route,
     Router,
     WebSocketRoute,
+    compile_path,
 )
 
 
@@ -474,10 +475,29 @@ def test_a_static_route_with_a_replaced_regex_matches_by_it() -> None:
     router = Router(routes=[route])
     scope = {"type": "http", "method": "GET", "path": "/a", "root_path": ""}
     assert router._match(scope)[0] is route
-    # Candidates still come from the template (a changed path is not seen, as the
-    # Router documents), but the route's own regex decides: "/a" no longer matches.
+    # The route's own regex decides: "/a" no longer matches, "/b" does.
     route.path_regex = re.compile("^/b$")
     assert router._match(scope)[0] is None
+    assert router._match({**scope, "path": "/b"})[0] is route
+
+
+def test_a_route_is_placed_by_its_template_only_while_its_regex_is_the_templates() -> None:
+    # A regex compiled again from the template (a subclass's) keeps the route on its
+    # branch; any other regex makes it a candidate for every path.
+    again = Route("/again/{n:int}", http_endpoint)
+    compiled = again.path_regex
+    # (Out of `re`'s cache, the new regex is another object, as with many routes.)
+    re.purge()
+    again.path_regex, again.path_format, again.param_convertors = compile_path(again.path)
+    other = Route("/other", http_endpoint)
+    other.path_regex = re.compile("^/elsewhere$")
+    mount = Mount("/m", app=endpoint_app)
+    mount.path_regex = re.compile("^/n/(?P<path>.*)$")
+    assert again.path_regex is not compiled
+    router = Router(routes=[again, other, mount])
+    scope = {"type": "http", "method": "GET", "root_path": ""}
+    assert list(router._candidates({**scope, "path": "/again/1"})) == [again, other, mount]
+    assert list(router._candidates({**scope, "path": "/unrelated"})) == [other, mount]
 
 
 def test_a_route_that_matches_its_own_way_is_asked() -> None:

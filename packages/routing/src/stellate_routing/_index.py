@@ -33,12 +33,15 @@ convertors' regexes, so that route's own regex need not run.
 
 `RouteList` is the list a `Router` keeps its routes in: every mutation drops what was
 built from it, so the next lookup rebuilds the index from the routes as they are then.
+A route whose regex is replaced once its list is built calls `route_changed`, which
+does the same for every built list that holds it.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Generic, SupportsIndex, TypeVar, overload
@@ -46,7 +49,7 @@ from typing import Any, Generic, SupportsIndex, TypeVar, overload
 from stellate_routing._linear import SEGMENT_REGEXES
 from stellate_routing.convertors import Convertor, StringConvertor
 
-__all__ = ["RouteIndex", "RouteList"]
+__all__ = ["RouteIndex", "RouteList", "route_changed"]
 
 T = TypeVar("T")
 
@@ -345,6 +348,7 @@ class RouteList(list[T]):
         if not isinstance(built, dict):
             built = self.built = {}
         value = built[key] = build(list(self))
+        _BUILT_LISTS[id(self)] = self
         return value
 
     def _changed(self) -> None:
@@ -406,6 +410,20 @@ class RouteList(list[T]):
     def __delitem__(self, index: SupportsIndex | slice, /) -> None:
         super().__delitem__(index)
         self._changed()
+
+
+def route_changed(route: object) -> None:
+    """Drop what was built from each list that holds `route`, whose way of matching has
+    changed (its regex was replaced): the next lookup builds it again."""
+    for routes in list(_BUILT_LISTS.values()):
+        if any(item is route for item in routes):
+            routes._changed()
+
+
+# The lists that have built something, by id, for `route_changed`: weakly held, so that
+# a list no longer used leaves. (A route does not know the lists it is in, and keeping
+# that on the route would make it unpicklable.)
+_BUILT_LISTS: weakref.WeakValueDictionary[int, RouteList[Any]] = weakref.WeakValueDictionary()
 
 
 @functools.cache

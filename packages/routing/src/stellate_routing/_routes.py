@@ -24,6 +24,7 @@ from stellate_middleware.exceptions import (
     EXCEPTION_HANDLERS_SCOPE_KEY,
     answer_exception,
 )
+from stellate_routing._index import route_changed
 from stellate_routing._linear import LinearMatcher
 from stellate_routing._paths import compile_template, match_template, replace_params
 from stellate_routing.convertors import Convertor
@@ -182,8 +183,12 @@ class _Templated(BaseRoute):
 
     @path_regex.setter
     def path_regex(self, regex: re.Pattern[str]) -> None:
+        replaced = "_path_regex" in self.__dict__
         self._path_regex = regex
         self._indexed = regex is self._template_regex
+        if replaced:
+            # The routers' indexes placed this route by its old regex.
+            route_changed(self)
 
     @property
     def app(self) -> ASGIApp:

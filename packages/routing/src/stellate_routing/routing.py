@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Literal, cast
 
 from stellate_asgi.datastructures import URL, Headers, URLPath
@@ -23,7 +23,7 @@ from stellate_http.responses import PlainTextResponse, RedirectResponse, Respons
 from stellate_middleware import Middleware
 from stellate_middleware.body_limit import RequestBodyLimitMiddleware
 from stellate_middleware.exceptions import wrap_app_handling_exceptions
-from stellate_routing._index import RouteIndex, RouteList
+from stellate_routing._index import RouteIndex, RouteList, route_changed
 from stellate_routing._lifespan import lifespan_context, run_lifespan
 from stellate_routing._linear import LinearMatcher
 from stellate_routing._paths import (
@@ -106,6 +106,9 @@ class Mount(BaseRoute):
 
     # Set by `__init__` for a template whose regex could backtrack (`compile_template`).
     _linear: LinearMatcher | None = None
+    # The regex `__init__` compiled: while `path_regex` is still that one, the router's
+    # index places the mount by its template.
+    _template_regex: re.Pattern[str] | None = None
 
     def __init__(
         self,
@@ -128,8 +131,21 @@ class Mount(BaseRoute):
         self.path_regex, self.path_format, self.param_convertors, self._linear = compile_template(
             self.path + "/{path:path}"
         )
+        self._template_regex = self.path_regex
         # The template of the mount point alone (`/t/{tenant}`), without the `/{path}`.
         self._prefix_format = self.path_format.removesuffix("/{path}")
+
+    @property
+    def path_regex(self) -> re.Pattern[str]:
+        return self._path_regex
+
+    @path_regex.setter
+    def path_regex(self, regex: re.Pattern[str]) -> None:
+        replaced = "_path_regex" in self.__dict__
+        self._path_regex = regex
+        if replaced:
+            # The routers' indexes placed this mount by its old regex.
+            route_changed(self)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -224,6 +240,18 @@ class Host(BaseRoute):
         )
 
     @property
+    def host_regex(self) -> re.Pattern[str]:
+        return self._host_regex
+
+    @host_regex.setter
+    def host_regex(self, regex: re.Pattern[str]) -> None:
+        replaced = "_host_regex" in self.__dict__
+        self._host_regex = regex
+        if replaced:
+            # The routers' indexes placed this host by the name of its old regex.
+            route_changed(self)
+
+    @property
     def routes(self) -> list[BaseRoute]:
         """The routes of the app (empty if it has none)."""
         return getattr(self.app, "routes", [])
@@ -285,7 +313,8 @@ class Router:
     it yields (if any) is merged into the server's lifespan `state`.
 
     `routes` is a live list: append to it, insert, assign a new one; the route index
-    follows. (Changing a route's `path` in place is not seen: replace the route.)
+    follows, as it does a route's `path_regex` (a host's `host_regex`) replaced.
+    (Changing a route's `path` or `path_format` in place is not seen: replace the route.)
     """
 
     def __init__(
@@ -563,12 +592,13 @@ def _build_index(scope_type: str, routes: Sequence[BaseRoute]) -> RouteIndex[Bas
         route_type = type(route)
         if isinstance(route, Route) and route_type.matches is Route.matches:
             if scope_type == "http":
-                index.add(position, route.path_format, route.param_convertors)
+                _add(index, position, route, route._indexed, getattr(route, "path", None))
         elif isinstance(route, WebSocketRoute) and route_type.matches is WebSocketRoute.matches:
             if scope_type == "websocket":
-                index.add(position, route.path_format, route.param_convertors)
+                _add(index, position, route, route._indexed, getattr(route, "path", None))
         elif isinstance(route, Mount) and route_type.matches is Mount.matches:
-            index.add(position, route.path_format, route.param_convertors)
+            template = route.path + "/{path:path}" if isinstance(route.path, str) else None
+            _add(index, position, route, route.path_regex is route._template_regex, template)
         elif isinstance(route, Host) and route_type is Host and (name := _host_key(route)):
             index.add_host(position, name)
         else:
@@ -577,6 +607,49 @@ def _build_index(scope_type: str, routes: Sequence[BaseRoute]) -> RouteIndex[Bas
             index.add_always(position)
     index.freeze(plain=_is_plain)
     return index
+
+
+def _add(
+    index: RouteIndex[BaseRoute],
+    position: int,
+    route: Route | WebSocketRoute | Mount,
+    compiled_here: bool,
+    template: str | None,
+) -> None:
+    # Index `route` by its template, which is what it matches unless its regex was
+    # replaced (not `compiled_here`): then only if the new regex is the one its template
+    # compiles to (a subclass compiling its own), else it is tried on every path.
+    if compiled_here or _compiles_to(route, template):
+        index.add(position, route.path_format, route.param_convertors)
+    else:
+        index.add_always(position)
+
+
+def _compiles_to(route: Route | WebSocketRoute | Mount, template: str | None) -> bool:
+    # Whether `template` compiles to `route`'s regex, format and convertors.
+    if template is None:
+        return False
+    try:
+        regex, path_format, convertors, _ = _compiled_template(template)
+    except Exception:
+        # Not a template this module compiles: the route matches its own way.
+        return False
+    ours = route.path_regex
+    return (
+        getattr(ours, "pattern", None) == regex.pattern
+        and getattr(ours, "flags", None) == regex.flags
+        and route.path_format == path_format
+        and _regexes(route.param_convertors) == _regexes(convertors)
+    )
+
+
+def _regexes(convertors: Mapping[str, Convertor[Any]]) -> dict[str, str]:
+    return {name: convertor.regex for name, convertor in convertors.items()}
+
+
+# Compiled once per template, for `_compiles_to`: an index is rebuilt on every change of
+# its routes.
+_compiled_template = functools.lru_cache(maxsize=4096)(compile_template)
 
 
 def _host_key(route: Host) -> str | None:
