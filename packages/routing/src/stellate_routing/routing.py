@@ -597,7 +597,8 @@ def _build_index(scope_type: str, routes: Sequence[BaseRoute]) -> RouteIndex[Bas
             if scope_type == "websocket":
                 _add(index, position, route, route._indexed, getattr(route, "path", None))
         elif isinstance(route, Mount) and route_type.matches is Mount.matches:
-            template = route.path + "/{path:path}" if isinstance(route.path, str) else None
+            path = getattr(route, "path", None)
+            template = path + "/{path:path}" if isinstance(path, str) else None
             _add(index, position, route, route.path_regex is route._template_regex, template)
         elif isinstance(route, Host) and route_type is Host and (name := _host_key(route)):
             index.add_host(position, name)
