@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import anyio
 import anyio.lowlevel
@@ -1303,3 +1304,25 @@ async def test_response_in_a_websocket_scope_sends_denial_messages() -> None:
         },
         {"type": "websocket.http.response.body", "body": b'{"ok":false}'},
     ]
+
+
+def test_patching_anyio_through_the_responses_module_reaches_file_responses(
+    tmp_path: Path, test_client_factory: TestClientFactory
+) -> None:
+    # Applications' tests run the file reads inline by patching
+    # `starlette.responses.anyio.to_thread.run_sync`.
+    path = tmp_path / "data.txt"
+    path.write_bytes(b"inline")
+    called: list[str] = []
+
+    async def inline(func: Any, *args: Any, **kwargs: Any) -> Any:
+        called.append(func.__name__)
+        return func(*args)
+
+    client = test_client_factory(FileResponse(path))
+    with mock.patch("stellate.responses.anyio.to_thread.run_sync", inline):
+        assert client.get("/").content == b"inline"
+    assert called
+    called.clear()
+    assert client.get("/").content == b"inline"
+    assert not called

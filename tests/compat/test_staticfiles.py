@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import anyio
 import pytest
@@ -224,3 +225,19 @@ def test_websocket_is_rejected(statics: Path, test_client_factory: TestClientFac
         with pytest.raises(WebSocketDisconnect) as exc_info, client.websocket_connect(path):
             pass  # pragma: no cover
         assert exc_info.value.code == 1000
+
+
+def test_patching_anyio_through_the_staticfiles_module_reaches_the_lookups(
+    tmp_path: Path, test_client_factory: TestClientFactory
+) -> None:
+    (tmp_path / "page.txt").write_bytes(b"static")
+    called: list[str] = []
+
+    async def inline(func: Any, *args: Any, **kwargs: Any) -> Any:
+        called.append(getattr(func, "__name__", repr(func)))
+        return func(*args)
+
+    client = test_client_factory(StaticFiles(directory=tmp_path))
+    with mock.patch("stellate.staticfiles.anyio.to_thread.run_sync", inline):
+        assert client.get("/page.txt").content == b"static"
+    assert called

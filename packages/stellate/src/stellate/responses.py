@@ -1,5 +1,10 @@
 """`stellate.responses`: re-exports from the Stellate parts."""
 
+# A module rather than a re-exported name, as Starlette's module has it: code written for
+# Starlette patches `stellate.responses.anyio.to_thread.run_sync` (anyio's own attribute,
+# which file responses read at each call).
+import anyio.to_thread  # noqa: F401
+
 from stellate_asgi.datastructures import (
     URL,
     Headers,
