@@ -33,8 +33,8 @@ convertors' regexes, so that route's own regex need not run.
 
 `RouteList` is the list a `Router` keeps its routes in: every mutation drops what was
 built from it, so the next lookup rebuilds the index from the routes as they are then.
-A route whose regex is replaced once its list is built calls `route_changed`, which
-does the same for every built list that holds it.
+A route's regex attribute is stored with `store_regex`: replacing one already set does
+the same for every built list that holds the route.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from typing import Any, Generic, SupportsIndex, TypeVar, overload
 from stellate_routing._linear import SEGMENT_REGEXES
 from stellate_routing.convertors import Convertor, StringConvertor
 
-__all__ = ["RouteIndex", "RouteList", "route_changed"]
+__all__ = ["RouteIndex", "RouteList", "store_regex"]
 
 T = TypeVar("T")
 
@@ -412,15 +412,22 @@ class RouteList(list[T]):
         self._changed()
 
 
-def route_changed(route: object) -> None:
-    """Drop what was built from each list that holds `route`, whose way of matching has
-    changed (its regex was replaced): the next lookup builds it again."""
-    for routes in list(_BUILT_LISTS.values()):
-        if any(item is route for item in routes):
-            routes._changed()
+def store_regex(route: object, attribute: str, regex: re.Pattern[str]) -> None:
+    """Store `regex` as `route`'s `attribute` (what its regex property reads).
+
+    Replacing one already set changes how the route matches: what was built from each
+    list that holds the route is dropped, and the next lookup builds it again.
+    """
+    attributes = route.__dict__
+    replaced = attribute in attributes
+    attributes[attribute] = regex
+    if replaced:
+        for routes in list(_BUILT_LISTS.values()):
+            if any(item is route for item in routes):
+                routes._changed()
 
 
-# The lists that have built something, by id, for `route_changed`: weakly held, so that
+# The lists that have built something, by id, for `store_regex`: weakly held, so that
 # a list no longer used leaves. (A route does not know the lists it is in, and keeping
 # that on the route would make it unpicklable.)
 _BUILT_LISTS: weakref.WeakValueDictionary[int, RouteList[Any]] = weakref.WeakValueDictionary()

@@ -24,7 +24,7 @@ from stellate_middleware.exceptions import (
     EXCEPTION_HANDLERS_SCOPE_KEY,
     answer_exception,
 )
-from stellate_routing._index import route_changed
+from stellate_routing._index import store_regex
 from stellate_routing._linear import LinearMatcher
 from stellate_routing._paths import compile_template, match_template, replace_params
 from stellate_routing.convertors import Convertor
@@ -176,6 +176,8 @@ class _Templated(BaseRoute):
     _static_regex: re.Pattern[str] | None = None
     _template_regex: re.Pattern[str] | None = None
     _indexed = False
+    # What `path_regex` reads, stored by `store_regex` (declared here, never set here).
+    _path_regex: re.Pattern[str]
 
     @property
     def path_regex(self) -> re.Pattern[str]:
@@ -183,12 +185,8 @@ class _Templated(BaseRoute):
 
     @path_regex.setter
     def path_regex(self, regex: re.Pattern[str]) -> None:
-        replaced = "_path_regex" in self.__dict__
-        self._path_regex = regex
         self._indexed = regex is self._template_regex
-        if replaced:
-            # The routers' indexes placed this route by its old regex.
-            route_changed(self)
+        store_regex(self, "_path_regex", regex)
 
     @property
     def app(self) -> ASGIApp:

@@ -23,7 +23,7 @@ from stellate_http.responses import PlainTextResponse, RedirectResponse, Respons
 from stellate_middleware import Middleware
 from stellate_middleware.body_limit import RequestBodyLimitMiddleware
 from stellate_middleware.exceptions import wrap_app_handling_exceptions
-from stellate_routing._index import RouteIndex, RouteList, route_changed
+from stellate_routing._index import RouteIndex, RouteList, store_regex
 from stellate_routing._lifespan import lifespan_context, run_lifespan
 from stellate_routing._linear import LinearMatcher
 from stellate_routing._paths import (
@@ -109,6 +109,8 @@ class Mount(BaseRoute):
     # The regex `__init__` compiled: while `path_regex` is still that one, the router's
     # index places the mount by its template.
     _template_regex: re.Pattern[str] | None = None
+    # What `path_regex` reads, stored by `store_regex` (declared here, never set here).
+    _path_regex: re.Pattern[str]
 
     def __init__(
         self,
@@ -141,11 +143,7 @@ class Mount(BaseRoute):
 
     @path_regex.setter
     def path_regex(self, regex: re.Pattern[str]) -> None:
-        replaced = "_path_regex" in self.__dict__
-        self._path_regex = regex
-        if replaced:
-            # The routers' indexes placed this mount by its old regex.
-            route_changed(self)
+        store_regex(self, "_path_regex", regex)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -228,6 +226,8 @@ class Host(BaseRoute):
     """
 
     _linear: LinearMatcher | None = None
+    # What `host_regex` reads, stored by `store_regex` (declared here, never set here).
+    _host_regex: re.Pattern[str]
 
     def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
         if host.startswith("/"):
@@ -245,11 +245,7 @@ class Host(BaseRoute):
 
     @host_regex.setter
     def host_regex(self, regex: re.Pattern[str]) -> None:
-        replaced = "_host_regex" in self.__dict__
-        self._host_regex = regex
-        if replaced:
-            # The routers' indexes placed this host by the name of its old regex.
-            route_changed(self)
+        store_regex(self, "_host_regex", regex)
 
     @property
     def routes(self) -> list[BaseRoute]:
