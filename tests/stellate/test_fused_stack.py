@@ -434,6 +434,9 @@ def test_a_path_is_matched_directly_only_where_the_router_would_agree(
             assert isinstance(route, Route)
             route.path_regex = re.compile("^/never$")
         assert [client.get("/b").status_code, client.get("/c/1").status_code] == [404, 404]
+        # A `Host` route of the very host, added first, has its say over "/" too.
+        app.router.routes.insert(0, Host("testserver", app=Router([Route("/", on_api)])))
+        assert [client.get("/").text, client.get("/c/1").status_code] == ["api", 404]
 
     # A convertor's failure other than a `ValueError` is a 500, whichever way it matched.
     build_failing = application(routes=[Route("/f/{v:test_fused_failing}", params)])
@@ -601,6 +604,18 @@ def test_a_route_that_fails_to_match_is_a_500(test_client_factory: TestClientFac
 
     build = application({ZeroDivisionError: on_zero}, routes=[Broken()])
     assert assert_alike(test_client_factory, build, "GET", "/")[:2] == (503, b"no routes today")
+
+
+def test_a_route_the_index_cannot_read_is_a_500(test_client_factory: TestClientFactory) -> None:
+    def build(middleware: list[Middleware]) -> Stellate:
+        route = Route("/{n}", hello)
+        # A convertor without a regex: building the router's index fails.
+        route.param_convertors = {"n": object()}  # type: ignore[dict-item]
+        return Stellate(routes=[route], middleware=middleware)
+
+    answer = assert_alike(test_client_factory, build, "GET", "/1")
+    assert answer[:2] == (500, b"Internal Server Error")
+    assert answer[3] == "AttributeError: 'object' object has no attribute 'regex'"
 
 
 def test_the_exception_layer_is_looked_for_only_so_deep(

@@ -26,6 +26,7 @@ the server into the fused work without a coroutine of the application's in betwe
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from stellate_asgi.exceptions import HTTPException
@@ -47,11 +48,15 @@ from stellate_middleware.exceptions import (
     answer_exception,
     http_exception_response,
 )
+from stellate_routing._index import RouteIndex
 from stellate_routing._routes import BaseRoute, Route, WebSocketRoute
 from stellate_routing.routing import Mount, RedirectResponse, Router
 from stellate_websockets.websockets import WebSocket
 
 __all__ = ["FusedCall", "FusedStack", "fuse"]
+
+# The key of `_paths` in a router's `RouteList.built`, beside the indexes ("http").
+_PATHS_KEY = "fused-paths"
 
 # How deep `fuse` looks for the `ExceptionMiddleware` under the user's middleware.
 _MAX_LAYERS = 64
@@ -114,20 +119,33 @@ class FusedCall:
 
     `_serving` names what serves a scope: a `FusedStack`, whose work is done here, or
     any other ASGI app, which is called. (An application calling its fused stack would
-    cost a coroutine more on every request.)
+    cost a coroutine more on every request.) An application keeps the `_fused_stack`
+    that `_serving` made for its `middleware_stack` as `_fused_for`: while that stack is
+    still the one in place, a request goes in without the call.
     """
 
     __slots__ = ()
+
+    # Set by an application's `_serving` only (a `FusedStack` keeps these defaults).
+    _fused_stack: FusedStack | None = None
+    _fused_for: ASGIApp | None = None
+    middleware_stack: ASGIApp | None
 
     def _serving(self, scope: Scope) -> FusedStack | ASGIApp:
         """What serves `scope`: the fused stack, or an app to call instead."""
         raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fused = self._serving(scope)
-        if type(fused) is not FusedStack:
-            await fused(scope, receive, send)
-            return
+        fused = self._fused_stack
+        if fused is not None and self.middleware_stack is self._fused_for:
+            # An application whose stack is fused, as `_serving` would find it.
+            scope["app"] = self
+        else:
+            serving = self._serving(scope)
+            if type(serving) is not FusedStack:
+                await serving(scope, receive, send)
+                return
+            fused = serving
         if scope["type"] != "http":
             if scope["type"] == "websocket":
                 await fused._websocket(scope, receive, send)
@@ -138,39 +156,42 @@ class FusedCall:
         router = fused.router
         if "router" not in scope:
             scope["router"] = router
-        index = router._routes.built.get("http")
-        route: BaseRoute | None = None
+        paths = router._routes.built.get(_PATHS_KEY)
+        if paths is None:
+            try:
+                paths = _paths(router)
+            except Exception as exc:
+                # Building the index failed, as `router._match` would have.
+                await fused._recover(exc, None, scope, receive, tracking(send))
+                return
+        route: Route | None = None
         path_params: dict[str, Any] | None = None
-        if (
-            index is not None
-            and not index.hosts
-            and not scope.get("root_path")
-            and "path_params" not in scope
-        ):
+        direct: Callable[[Request], Awaitable[Response]] | None = None
+        if not scope.get("root_path") and "path_params" not in scope:
             # The common cases of `router._match` (see there), without its call: with no
             # host or mount above to have a say, the path alone decides.
+            statics, index = paths
             path = scope["path"]
-            route = index.sole.get(path)
+            route = statics.get(path)
             if route is not None:
+                direct = route._direct
                 path_params = {}
-            else:
+            elif index is not None:
                 try:
                     candidates, path_params = index.find(path)
                 except Exception as exc:
                     await fused._recover(exc, None, scope, receive, tracking(send))
                     return
                 if path_params is not None:
-                    route = candidates[0]
+                    found = candidates[0]
+                    if type(found) is Route and found._indexed:
+                        route = found
+                        direct = found._direct
                 elif not candidates:
                     # What `_match` gives when no route can match.
                     await fused._elsewhere(router, None, {}, scope, receive, send)
                     return
-        if (
-            type(route) is Route
-            and path_params is not None
-            and route._indexed
-            and (direct := route._direct) is not None
-        ):
+        if direct is not None and route is not None:
             scope["endpoint"] = route.endpoint
             scope["path_params"] = path_params
         else:
@@ -390,6 +411,29 @@ class FusedStack(FusedCall):
             if self.server_errors is not None and scope["type"] == "http":
                 await self.server_errors._answer(error, scope, receive, tracker)
             raise
+
+
+def _paths(router: Router) -> tuple[dict[str, Route], RouteIndex[BaseRoute] | None]:
+    # What `__call__` matches a path by, when no host or mount above has a say: the
+    # static paths whose one candidate is a plain `Route` matching by its template (as
+    # `router._match` would find it in `index.sole`), and the index, for the rest. With
+    # `Host` routes of a known name, the host has a say: neither. Kept with the index
+    # (`RouteList.cached`), so it is made again whenever the index is.
+    paths: tuple[dict[str, Route], RouteIndex[BaseRoute] | None] = router._routes.cached(
+        _PATHS_KEY, lambda routes: _paths_of(router._index("http"))
+    )
+    return paths
+
+
+def _paths_of(
+    index: RouteIndex[BaseRoute],
+) -> tuple[dict[str, Route], RouteIndex[BaseRoute] | None]:
+    if index.hosts:
+        return {}, None
+    statics = {
+        path: route for path, route in index.sole.items() if type(route) is Route and route._indexed
+    }
+    return statics, index
 
 
 def _refusal(route: Route | None) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:

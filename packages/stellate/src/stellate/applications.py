@@ -48,10 +48,9 @@ class Stellate(_fused.FusedCall):
     router, mount or route sets its own limit.
     """
 
-    # The default stack fused into one call (`fuse`), and the stack it was made for; on
-    # the class, so that a subclass whose `__init__` skips this one's still works.
-    _fused_stack: _fused.FusedStack | None = None
-    _fused_for: ASGIApp | None = None
+    # `_fused_stack` (the default stack fused into one call) and `_fused_for` (the stack
+    # it was made for) are `FusedCall`'s: on the class, so that a subclass whose
+    # `__init__` skips this one's still works.
 
     def __init__(
         self: AppType,
