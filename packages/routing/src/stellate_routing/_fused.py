@@ -126,7 +126,8 @@ class FusedCall:
 
     __slots__ = ()
 
-    # Set by an application's `_serving` only (a `FusedStack` keeps these defaults).
+    # Set by an application's `_serving` only: a `FusedStack` keeps these defaults, and
+    # has no `middleware_stack` (an application's), which is read only once they are set.
     _fused_stack: FusedStack | None = None
     _fused_for: ASGIApp | None = None
     middleware_stack: ASGIApp | None
