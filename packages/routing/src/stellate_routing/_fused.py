@@ -27,7 +27,7 @@ the server into the fused work without a coroutine of the application's in betwe
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from stellate_asgi.exceptions import HTTPException
 from stellate_asgi.types import ASGIApp, Receive, Scope, Send
@@ -184,10 +184,10 @@ class FusedCall:
                     await fused._recover(exc, None, scope, receive, tracking(send))
                     return
                 if path_params is not None:
-                    found = candidates[0]
-                    if type(found) is Route and found._indexed:
-                        route = found
-                        direct = found._direct
+                    # A plain route (`_is_plain`), of an HTTP index: a `Route`.
+                    found: Route = candidates[0]  # type: ignore[assignment]
+                    route = found
+                    direct = found._direct
                 elif not candidates:
                     # What `_match` gives when no route can match.
                     await fused._elsewhere(router, None, {}, scope, receive, send)
@@ -416,10 +416,10 @@ class FusedStack(FusedCall):
 
 def _paths(router: Router) -> tuple[dict[str, Route], RouteIndex[BaseRoute] | None]:
     # What `__call__` matches a path by, when no host or mount above has a say: the
-    # static paths whose one candidate is a plain `Route` matching by its template (as
-    # `router._match` would find it in `index.sole`), and the index, for the rest. With
-    # `Host` routes of a known name, the host has a say: neither. Kept with the index
-    # (`RouteList.cached`), so it is made again whenever the index is.
+    # static paths whose one candidate is a plain `Route` (`index.sole`, as
+    # `router._match` reads it), and the index, for the rest. With `Host` routes of a
+    # known name, the host has a say: neither. Kept with the index (`RouteList.cached`),
+    # so it is made again whenever the index is.
     paths: tuple[dict[str, Route], RouteIndex[BaseRoute] | None] = router._routes.cached(
         _PATHS_KEY, lambda routes: _paths_of(router._index("http"))
     )
@@ -431,10 +431,8 @@ def _paths_of(
 ) -> tuple[dict[str, Route], RouteIndex[BaseRoute] | None]:
     if index.hosts:
         return {}, None
-    statics = {
-        path: route for path, route in index.sole.items() if type(route) is Route and route._indexed
-    }
-    return statics, index
+    # Plain routes only (`_is_plain`), which in an HTTP index are `Route`s.
+    return cast(dict[str, Route], index.sole), index
 
 
 def _refusal(route: Route | None) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:

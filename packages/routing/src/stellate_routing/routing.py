@@ -459,9 +459,10 @@ class Router:
             candidates = on_host
         else:
             # The index lets only plain routes in (`_is_plain`): a `Route` or
-            # `WebSocketRoute`. (Annotated rather than `cast`: a call, on every request.)
+            # `WebSocketRoute` with its template's regex. (Annotated rather than `cast`: a
+            # call, on every request.)
             sole: Route | WebSocketRoute | None = index.sole.get(route_path)  # type: ignore[assignment]
-            if sole is not None and sole._indexed:
+            if sole is not None:
                 # The one route that can match this path, one without parameters: what its
                 # `matches` gives, whether FULL or PARTIAL (the caller tells them apart).
                 outer = scope.get("path_params")
@@ -469,13 +470,12 @@ class Router:
                 return sole, {"endpoint": sole.endpoint, "path_params": path_params}
             candidates, params = index.find(route_path)
             if params is not None:
-                # One plain route, whose regex would match with these groups (unless it
-                # was replaced): what its `matches` gives, without running that regex.
+                # One plain route, whose regex would match with these groups: what its
+                # `matches` gives, without running that regex.
                 only: Route | WebSocketRoute = candidates[0]  # type: ignore[assignment]
-                if only._indexed:
-                    outer = scope.get("path_params")
-                    path_params = {**outer, **params} if outer else params
-                    return only, {"endpoint": only.endpoint, "path_params": path_params}
+                outer = scope.get("path_params")
+                path_params = {**outer, **params} if outer else params
+                return only, {"endpoint": only.endpoint, "path_params": path_params}
         partial: tuple[BaseRoute, Scope] | None = None
         for route in candidates:
             match, child_scope = route.matches(scope)
@@ -658,8 +658,10 @@ def _host_key(route: Host) -> str | None:
 
 
 def _is_plain(route: BaseRoute) -> bool:
-    # A `Route` or `WebSocketRoute` itself, which matches by its own `matches`.
-    return type(route) is Route or type(route) is WebSocketRoute
+    # A `Route` or `WebSocketRoute` itself, which matches by its own `matches`, with the
+    # regex its template compiled to (`_indexed`): what the index can decide for it. (A
+    # regex replaced later drops the index, through `store_regex`.)
+    return (type(route) is Route or type(route) is WebSocketRoute) and route._indexed
 
 
 # One index per scope type: an HTTP request never even considers a WebSocketRoute.
