@@ -32,6 +32,9 @@ class Response:
 
     media_type: str | None = None
     charset = "utf-8"
+    # The view `headers` made last: unset until then. (Not read from `__dict__`, which
+    # would give the response's attributes a dict of their own, slower to read.)
+    _headers: MutableHeaders | None = None
 
     def __init__(
         self,
@@ -114,7 +117,7 @@ class Response:
     @property
     def headers(self) -> MutableHeaders:
         """A mutable view of `raw_headers` (changes write through)."""
-        headers: MutableHeaders | None = self.__dict__.get("_headers")
+        headers = self._headers
         # `raw_headers` may have been rebuilt (by `init_headers`) since the view was made.
         if headers is None or headers.raw is not self.raw_headers:
             headers = self._headers = MutableHeaders(raw=self.raw_headers)

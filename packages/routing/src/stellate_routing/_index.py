@@ -418,14 +418,19 @@ def store_regex(route: object, attribute: str, regex: re.Pattern[str]) -> None:
     Replacing one already set changes how the route matches: what was built from each
     list that holds the route is dropped, and the next lookup builds it again.
     """
-    attributes = route.__dict__
-    replaced = attribute in attributes
-    attributes[attribute] = regex
+    # `getattr` and `setattr`, not `route.__dict__`: reading `__dict__` would turn the
+    # route's attributes into a dict of its own, so that every later read of any of
+    # them (`_direct`, `endpoint`, `methods` per request) takes the slower, unshared path.
+    replaced = getattr(route, attribute, _UNSET) is not _UNSET
+    setattr(route, attribute, regex)
     if replaced:
         for routes in list(_BUILT_LISTS.values()):
             if any(item is route for item in routes):
                 routes._changed()
 
+
+# What `store_regex` reads for a regex attribute not set yet (the classes declare none).
+_UNSET = object()
 
 # The lists that have built something, by id, for `store_regex`: weakly held, so that
 # a list no longer used leaves. (A route does not know the lists it is in, and keeping
