@@ -1084,3 +1084,21 @@ def test_a_patched_layer_keeps_the_layers(
     for app in variants(application(routes=[Route("/", hello)])):
         assert test_client_factory(app).get("/").text == "hello"
     assert seen == [expected, expected, expected]
+
+
+def test_a_patched_request_init_sees_every_request(
+    test_client_factory: TestClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fused stack makes its `Request` without calling the class; a tool that wraps
+    # `Request.__init__` (to count or tag requests, say) still sees each one.
+    seen: list[str] = []
+    original = Request.__init__
+
+    def patched(self: Request, scope: Scope, *args: Any) -> None:
+        seen.append(scope["path"])
+        original(self, scope, *args)
+
+    monkeypatch.setattr(Request, "__init__", patched)
+    for app in variants(application(routes=[Route("/", hello)])):
+        assert test_client_factory(app).get("/").text == "hello"
+    assert seen == ["/", "/", "/"]

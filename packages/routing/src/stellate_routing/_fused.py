@@ -76,10 +76,14 @@ _STARTS_FIRST = frozenset(
 _REFUSALS: dict[str | None, tuple[int, tuple[tuple[bytes, bytes], ...], bytes]] = {}
 _MAX_REFUSALS = 64
 
+# How the fused stack makes a `Request`: `__new__`, then what `__init__` sets.
+_new_request = object.__new__
+
 # The methods the fused stack stands in for, as defined: a tool that patches one of
 # them (to trace requests, say) keeps the layers, so that its patch runs.
 _LAYER_METHODS = (
     *((cls, "__call__", _RESPONSE_CALL) for cls in _STARTS_FIRST),
+    (Request, "__init__", Request.__init__),
     (ServerErrorMiddleware, "__call__", ServerErrorMiddleware.__call__),
     (ExceptionMiddleware, "__call__", ExceptionMiddleware.__call__),
     (StreamingResponse, "__call__", StreamingResponse.__call__),
@@ -218,7 +222,12 @@ class FusedCall:
             # What `Route.handle` raises, answered without the raise.
             await fused._refuse(route, scope, receive, send)
             return
-        request = Request(scope, receive, send)
+        # What `Request(scope, receive, send)` makes of an HTTP scope, without the class
+        # call (`Request.__init__`, if patched, keeps the layers: `_LAYER_METHODS`).
+        request = _new_request(Request)
+        request.scope = scope
+        request._receive = receive
+        request._send = send
         try:
             response = await direct(request)
         except Exception as exc:

@@ -335,9 +335,18 @@ class RouteList(list[T]):
     change stores its value in the dict the change dropped.
     """
 
-    # Class-level default, read-only: unpickling appends items before it restores
-    # attributes, and a list made without `__init__` has none.
-    built: Mapping[str, Any] = MappingProxyType({})
+    # A slot, read on every request: a list subclass's own attributes would live in a
+    # dict, read more slowly. (And a weak reference, for `_BUILT_LISTS`.)
+    __slots__ = ("__weakref__", "built")
+
+    built: Mapping[str, Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> RouteList[T]:
+        # Set here, not in `__init__`: copying and unpickling make the list without it.
+        # Read-only until the first build.
+        routes = super().__new__(cls, *args, **kwargs)
+        routes.built = _NOTHING_BUILT
+        return routes
 
     def cached(self, key: str, build: Callable[[Sequence[T]], Any]) -> Any:
         """`build(snapshot)` for the list as it is now, made once until it changes."""
@@ -428,6 +437,9 @@ def store_regex(route: object, attribute: str, regex: re.Pattern[str]) -> None:
             if any(item is route for item in routes):
                 routes._changed()
 
+
+# What a `RouteList` has built before its first build: nothing, and read-only.
+_NOTHING_BUILT: Mapping[str, Any] = MappingProxyType({})
 
 # What `store_regex` reads for a regex attribute not set yet (the classes declare none).
 _UNSET = object()
