@@ -26,7 +26,6 @@ the server into the fused work without a coroutine of the application's in betwe
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from stellate_asgi.exceptions import HTTPException
@@ -171,7 +170,6 @@ class FusedCall:
                 return
         route: Route | None = None
         path_params: dict[str, Any] | None = None
-        direct: Callable[[Request], Awaitable[Response]] | None = None
         if not scope.get("root_path") and "path_params" not in scope:
             # The common cases of `router._match` (see there), without its call: with no
             # host or mount above to have a say, the path alone decides.
@@ -179,7 +177,6 @@ class FusedCall:
             path = scope["path"]
             route = statics.get(path)
             if route is not None:
-                direct = route._direct
                 path_params = {}
             elif index is not None:
                 try:
@@ -189,14 +186,12 @@ class FusedCall:
                     return
                 if path_params is not None:
                     # A plain route (`_is_plain`), of an HTTP index: a `Route`.
-                    found: Route = candidates[0]  # type: ignore[assignment]
-                    route = found
-                    direct = found._direct
+                    route = candidates[0]  # type: ignore[assignment]
                 elif not candidates:
                     # What `_match` gives when no route can match.
                     await fused._elsewhere(router, None, {}, scope, receive, send)
                     return
-        if direct is not None and route is not None:
+        if route is not None and (direct := route._direct) is not None:
             scope["endpoint"] = route.endpoint
             scope["path_params"] = path_params
         else:
