@@ -175,8 +175,8 @@ class FusedCall:
             # host or mount above to have a say, the path alone decides.
             statics, index = paths
             path = scope["path"]
-            route = statics.get(path)
-            if route is not None:
+            if path in statics:
+                route = statics[path]
                 path_params = {}
             elif index is not None:
                 try:
