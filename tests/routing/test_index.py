@@ -418,8 +418,14 @@ def test_route_list_survives_copy_and_pickle() -> None:
 
     routes: RouteList[int] = RouteList([1, 2])
     routes.cached("k", sum)
-    for clone in (copy.copy(routes), copy.deepcopy(routes), pickle.loads(pickle.dumps(routes))):
+    pickled = [
+        pickle.loads(pickle.dumps(routes, protocol))
+        for protocol in range(pickle.HIGHEST_PROTOCOL + 1)
+    ]
+    for clone in (copy.copy(routes), copy.deepcopy(routes), *pickled):
+        assert type(clone) is RouteList
         assert clone == [1, 2]
+        assert clone.cached("k", sum) == 3
         clone.append(3)
         assert clone.cached("k", sum) == 6
 

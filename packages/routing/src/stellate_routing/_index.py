@@ -348,6 +348,11 @@ class RouteList(list[T]):
         routes.built = _NOTHING_BUILT
         return routes
 
+    def __reduce__(self) -> tuple[type[RouteList[T]], tuple[list[T]]]:
+        # Copied and pickled as its items (with every protocol: protocols 0 and 1 refuse
+        # a class with slots otherwise); what was built is built again when next needed.
+        return type(self), (list(self),)
+
     def cached(self, key: str, build: Callable[[Sequence[T]], Any]) -> Any:
         """`build(snapshot)` for the list as it is now, made once until it changes."""
         built = self.built
