@@ -342,8 +342,8 @@ class RouteList(list[T]):
     built: Mapping[str, Any]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> RouteList[T]:
-        # Set here, not in `__init__`: copying and unpickling make the list without it.
-        # Read-only until the first build.
+        # Set here rather than in `__init__`, so that a list made without calling it (by
+        # `list.__new__` in a subclass, say) has it too. Read-only until the first build.
         routes = super().__new__(cls, *args, **kwargs)
         routes.built = _NOTHING_BUILT
         return routes
