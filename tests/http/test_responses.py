@@ -152,6 +152,18 @@ def test_one_media_type_in_several_charsets_keeps_each_charset() -> None:
         assert response.body == "é".encode(charset.decode())
 
 
+def test_many_media_types_and_charsets_each_get_their_own_header() -> None:
+    # More of each than the shared header pairs keep: the rest are made per response.
+    for number in range(20):
+        charset = "utf-8" if number == 0 else f"x-charset-{number}"
+        for kind in range(300):
+            response = Response(b"", media_type=f"text/x-{kind}")
+            response.charset = charset
+            response.init_headers()
+            expected = f"text/x-{kind}; charset={charset}".encode()
+            assert response.raw_headers[1] == (b"content-type", expected)
+
+
 def test_unrenderable_content_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="must be str, bytes or memoryview, not int"):
         Response(123)

@@ -55,7 +55,10 @@ class Response:
         # headers of the caller's, a status with a body) unless a subclass overrides them.
         if type(content) is str and cls.render is _RENDER:
             charset = self.charset
-            body: bytes | memoryview = content.encode(charset)
+            # (Without an argument `encode` skips a codec lookup: most bodies are UTF-8.)
+            body: bytes | memoryview = (
+                content.encode() if charset == "utf-8" else content.encode(charset)
+            )
         else:
             body = self.render(content)
             # As `init_headers` would read them: after `render`, which may set them.
@@ -76,13 +79,11 @@ class Response:
             if media_type is None:
                 self.raw_headers = [content_length]
             else:
-                # `_content_type`'s lookup, without its call.
-                known = _CONTENT_TYPES.get(media_type)
-                content_type = (
-                    known[1]
-                    if known is not None and known[0] == charset
-                    else _content_type(media_type, charset)
-                )
+                try:
+                    # `_content_type`'s lookup, without its call.
+                    content_type = _CONTENT_TYPES[charset][media_type]
+                except KeyError:
+                    content_type = _content_type(media_type, charset)
                 self.raw_headers = [content_length, content_type]
         else:
             self.init_headers(headers)
@@ -223,11 +224,12 @@ _INIT_HEADERS = Response.init_headers
 
 # Header pairs made once and shared by every response (tuples of bytes, immutable):
 # `content-length` for the smaller bodies, by length (a list: indexing it is cheaper
-# than a dict lookup), and `content-type` by media type (with the charset it was made
-# for), bounded in number.
+# than a dict lookup), and `content-type` by charset, then media type (two lookups
+# cost less than checking a charset kept beside the pair), bounded in number.
 _CONTENT_LENGTHS_MAX = 1024
 _CONTENT_LENGTHS: list[tuple[bytes, bytes] | None] = [None] * _CONTENT_LENGTHS_MAX
-_CONTENT_TYPES: dict[str, tuple[str, tuple[bytes, bytes]]] = {}
+_CONTENT_TYPES: dict[str, dict[str, tuple[bytes, bytes]]] = {}
+_CHARSETS_MAX = 16
 _CONTENT_TYPES_MAX = 256
 
 
@@ -259,17 +261,19 @@ def _content_length_header(length: int) -> tuple[bytes, bytes]:
 
 def _content_type(media_type: str, charset: str) -> tuple[bytes, bytes]:
     # The `content-type` header of `media_type`, with `charset` added to a text type.
-    # Kept by media type alone (a lookup without a key tuple), with the charset it was
-    # made for: nearly every response of a media type has the same charset.
-    known = _CONTENT_TYPES.get(media_type)
-    if known is not None and known[0] == charset:
-        return known[1]
-    content_type = media_type
-    if content_type.startswith("text/") and "charset=" not in content_type.lower():
-        content_type += "; charset=" + charset
-    header = (b"content-type", content_type.encode("latin-1"))
-    if known is None and len(_CONTENT_TYPES) < _CONTENT_TYPES_MAX:
-        _CONTENT_TYPES[media_type] = (charset, header)
+    headers = _CONTENT_TYPES.get(charset)
+    if headers is None:
+        headers = {}
+        if len(_CONTENT_TYPES) < _CHARSETS_MAX:
+            _CONTENT_TYPES[charset] = headers
+    header = headers.get(media_type)
+    if header is None:
+        content_type = media_type
+        if content_type.startswith("text/") and "charset=" not in content_type.lower():
+            content_type += "; charset=" + charset
+        header = (b"content-type", content_type.encode("latin-1"))
+        if len(headers) < _CONTENT_TYPES_MAX:
+            headers[media_type] = header
     return header
 
 
