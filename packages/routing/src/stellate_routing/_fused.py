@@ -57,6 +57,10 @@ __all__ = ["FusedCall", "FusedStack", "fuse"]
 # The key of `_paths` in a router's `RouteList.built`, beside the indexes ("http").
 _PATHS_KEY = "fused-paths"
 
+# What `__call__` matches a path by (see `_paths`): plain routes by static path, and the
+# index for the rest.
+_Paths = tuple[dict[str, Route], RouteIndex[BaseRoute] | None]
+
 # How deep `fuse` looks for the `ExceptionMiddleware` under the user's middleware.
 _MAX_LAYERS = 64
 
@@ -160,8 +164,10 @@ class FusedCall:
         router = fused.router
         if "router" not in scope:
             scope["router"] = router
-        paths = router._routes.built.get(_PATHS_KEY)
-        if paths is None:
+        try:
+            # (A subscript, cheaper than `get`: the index is built but once.)
+            paths: _Paths = router._routes.built[_PATHS_KEY]
+        except KeyError:
             try:
                 paths = _paths(router)
             except Exception as exc:
@@ -418,21 +424,19 @@ class FusedStack(FusedCall):
             raise
 
 
-def _paths(router: Router) -> tuple[dict[str, Route], RouteIndex[BaseRoute] | None]:
+def _paths(router: Router) -> _Paths:
     # What `__call__` matches a path by, when no host or mount above has a say: the
     # static paths whose one candidate is a plain `Route` (`index.sole`, as
     # `router._match` reads it), and the index, for the rest. With `Host` routes of a
     # known name, the host has a say: neither. Kept with the index (`RouteList.cached`),
     # so it is made again whenever the index is.
-    paths: tuple[dict[str, Route], RouteIndex[BaseRoute] | None] = router._routes.cached(
+    paths: _Paths = router._routes.cached(
         _PATHS_KEY, lambda routes: _paths_of(router._index("http"))
     )
     return paths
 
 
-def _paths_of(
-    index: RouteIndex[BaseRoute],
-) -> tuple[dict[str, Route], RouteIndex[BaseRoute] | None]:
+def _paths_of(index: RouteIndex[BaseRoute]) -> _Paths:
     if index.hosts:
         return {}, None
     # Plain routes only (`_is_plain`), which in an HTTP index are `Route`s.

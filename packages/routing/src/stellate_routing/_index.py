@@ -331,8 +331,8 @@ class RouteList(list[T]):
 
     `cached(key, build)` returns the value `build` made from the list as it is now,
     building it again after any change. `built` holds those values by key; each change
-    replaces it (so a lookup is one `built.get(key)`), and a build that races with a
-    change stores its value in the dict the change dropped.
+    replaces it (so a lookup is one `built[key]` or `built.get(key)`), and a build that
+    races with a change stores its value in the dict the change dropped.
     """
 
     # A slot, read on every request: a list subclass's own attributes would live in a
