@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import sys
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from enum import Enum
 from typing import Any, Literal, cast
@@ -262,7 +263,7 @@ class Route(_Templated):
         if methods is None:
             self.methods = None
         else:
-            self.methods = {method.upper() for method in methods}
+            self.methods = {_method_name(method) for method in methods}
             if "GET" in self.methods:
                 self.methods.add("HEAD")
 
@@ -415,6 +416,12 @@ def matched_path_params(
         return None
     outer = scope.get("path_params")
     return {**outer, **converted} if outer else converted
+
+
+def _method_name(method: str) -> str:
+    # `method` in capitals, one string shared by every route (interned): a request
+    # checks it among thousands of routes' methods, and shared it stays in the cache.
+    return sys.intern(method.upper())
 
 
 def _endpoint_app(call: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
