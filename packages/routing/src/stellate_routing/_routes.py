@@ -419,8 +419,8 @@ def matched_path_params(
 
 
 def _method_name(method: str) -> str:
-    # `method` in capitals, one string shared by every route (interned): a request
-    # checks it among thousands of routes' methods, and shared it stays in the cache.
+    # `method` in capitals, as one string shared by every route (interned): with many
+    # routes, the names a request's method is compared with then stay in the CPU cache.
     return sys.intern(method.upper())
 
 
